@@ -1,0 +1,1 @@
+"""ZEGA shared library: the contracts and the runtime every service stands on."""

@@ -1,0 +1,1 @@
+"""Code generated from proto/zega/v1 by proto/generate.py. Do not edit."""

@@ -1,0 +1,1 @@
+"""zega-collector: exactly-once counting toward the training threshold."""

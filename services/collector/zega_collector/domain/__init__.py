@@ -1,0 +1,1 @@
+"""Counting and statistics rules, free of I/O."""

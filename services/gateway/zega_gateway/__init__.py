@@ -1,0 +1,1 @@
+"""zega-gateway: REST, OpenAI-compatible and gRPC edge of ZEGA."""

@@ -1,0 +1,1 @@
+"""Prompt composition, token rules and request validation, free of I/O."""

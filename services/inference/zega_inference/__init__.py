@@ -1,0 +1,1 @@
+"""zega-inference: multi-LoRA generation over gRPC."""

@@ -1,0 +1,1 @@
+"""Batching, adapter choice and cache policy, free of I/O."""

@@ -1,0 +1,1 @@
+"""zega-memory: per-user retrieval, style summary and facts over gRPC."""

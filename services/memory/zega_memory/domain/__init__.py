@@ -1,0 +1,1 @@
+"""Style traits, recall composition and input rules, free of I/O."""

@@ -1,0 +1,1 @@
+"""zega-trainer: per-user LoRA jobs, published as versioned adapters."""

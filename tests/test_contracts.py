@@ -1,0 +1,18 @@
+"""The generated Python code matches the .proto files (run `make proto` after editing them)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_generated_code_is_up_to_date():
+    result = subprocess.run([sys.executable, "proto/generate.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_gateway_and_collector_do_not_import_torch():
+    code = "import sys, zega_gateway.main, zega_collector.main, zega_memory.config; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
