@@ -139,6 +139,8 @@ async def bootstrap(js: JetStreamContext, settings: ZegaSettings) -> list[Resour
         mismatches += await ensure_stream(js, config)
     await ensure_key_value(js, subjects.KV_STATS, settings)
     await ensure_key_value(js, subjects.KV_ADAPTERS, settings, history=20)
+    await ensure_key_value(js, subjects.KV_PERSONAS, settings)
+    await ensure_key_value(js, subjects.KV_JOBS, settings)
     await ensure_object_store(js, subjects.OBJECT_STORE_ADAPTERS, settings)
     for mismatch in mismatches:
         log.warning("existing JetStream resource differs from settings, left unchanged: %s", mismatch)

@@ -17,11 +17,18 @@ STREAM_DEAD_LETTER = "ZEGA_DLQ"
 
 KV_STATS = "zega-stats"
 KV_ADAPTERS = "zega-adapters"
+KV_PERSONAS = "zega-personas"
+KV_JOBS = "zega-jobs"
 OBJECT_STORE_ADAPTERS = "zega-adapters"
 
 DURABLE_COLLECTOR = "collector"
 DURABLE_TRAINER = "trainer"
 DURABLE_MEMORY = "memory"
+
+
+def durable_forget(service: str) -> str:
+    """The durable consumer of user.forget.* of a service whose replicas share the erasure work."""
+    return f"{service}-forget"
 
 
 def for_user(prefix: str, user_id: str) -> str:
