@@ -10,5 +10,7 @@ class StackSettings(ZegaSettings):
     """Gateway HTTP port."""
     nats_port: int = 4222
     """Port of the embedded nats-server."""
+    threshold: int = 50
+    """Examples per training round (the collector's ZEGA_THRESHOLD); the demo sends this many."""
     startup_timeout_s: float = 180.0
     """How long `zega up` waits for every service to report ready."""
