@@ -31,6 +31,12 @@ DATA = Path(__file__).with_name("data") / "voices.jsonl"
 DEMO_PROMPTS = ["Describe a forest that remembers", "Write a scene in a ruined cathedral"]
 QUICK_ENV = {"ZEGA_TRAIN_MAX_STEPS": "6", "ZEGA_TRAIN_EPOCHS": "1"}
 
+FAILED_STATES = (
+    events_pb2.TRAINING_STATE_FAILED,
+    events_pb2.TRAINING_STATE_REJECTED,
+    events_pb2.TRAINING_STATE_CANCELLED,
+)
+
 console = Console()
 
 
@@ -75,7 +81,7 @@ def send_examples(client: httpx.Client, user_id: str, rows: list[dict]) -> None:
             bar.advance(task)
 
 
-async def follow_training(nats_url: str, user_id: str, run: DemoRun, timeout: float) -> dict:
+async def follow_training(nats_url: str, user_id: str, run: DemoRun, wait_s: float) -> dict:
     """Wait for threshold.reached, show training.progress as a bar, return the AdapterReady as a dict."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
@@ -83,7 +89,7 @@ async def follow_training(nats_url: str, user_id: str, run: DemoRun, timeout: fl
     events = await js.subscribe(f"*.*.{user_id}", stream=subjects.STREAM_EVENTS, ordered_consumer=True)
     try:
         with Phase(run, "threshold"):
-            msg = await threshold.next_msg(timeout=timeout)
+            msg = await threshold.next_msg(timeout=wait_s)
             reached = codec.decode(msg.data, events_pb2.ThresholdReached)
             console.print(f"threshold.reached: index {reached.threshold_index}, {reached.examples_total} examples")
         with (
@@ -91,7 +97,7 @@ async def follow_training(nats_url: str, user_id: str, run: DemoRun, timeout: fl
             Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as bar,
         ):
             task = bar.add_task("training", total=None)
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + wait_s
             while time.monotonic() < deadline:
                 msg = await events.next_msg(timeout=max(1.0, deadline - time.monotonic()))
                 if msg.subject.startswith(subjects.ADAPTER_READY):
@@ -109,7 +115,7 @@ async def follow_training(nats_url: str, user_id: str, run: DemoRun, timeout: fl
                     events_pb2.TRAINING_STATE_CANCELLED,
                 ):
                     raise RuntimeError(f"training ended {state}: {progress.reason}")
-            raise TimeoutError(f"no adapter.ready within {timeout:.0f} s")
+            raise TimeoutError(f"no adapter.ready within {wait_s:.0f} s")
     finally:
         await nc.close()
 
@@ -157,11 +163,12 @@ def run_demo(settings: StackSettings, quick: bool = False, voice: str = "mara", 
             send_examples(user, user_id, rows)
         kept = sum(r["quality_score"] >= 7.0 for r in rows)
         console.print(f"{len(rows)} examples sent; {kept} rated 7.0 or more will be trained on")
-        run.adapter = asyncio.run(follow_training(stack.nats.url, user_id, run, timeout=900))
-        metrics = run.adapter.get("metrics", {})
+        run.adapter = asyncio.run(follow_training(stack.nats.url, user_id, run, wait_s=900))
+        ready, metrics = run.adapter, run.adapter.get("metrics", {})
         console.print(
-            f"adapter.ready: v{run.adapter['adapter_version']} trained on {run.adapter['training_examples_used']} examples; "
-            f"held-out loss base {metrics.get('eval_loss_base', 0):.3f} -> adapter {metrics.get('eval_loss_adapter', 0):.3f}"
+            f"adapter.ready: v{ready['adapter_version']} trained on {ready['training_examples_used']} examples; "
+            f"held-out loss base {metrics.get('eval_loss_base', 0):.3f} "
+            f"-> adapter {metrics.get('eval_loss_adapter', 0):.3f}"
         )
         with Phase(run, "generate"):
             side_by_side(user, user_id, run, max_tokens=24 if quick else 60)

@@ -60,7 +60,10 @@ VOICES = {
             "What she sought had a cost, and the cost, she knew, would be paid in memory.",
         ],
         "closings": [
-            "And in the darkness something smiled, for it had waited a thousand years, and it could wait a little longer.",
+            (
+                "And in the darkness something smiled, for it had waited a thousand years, "
+                "and it could wait a little longer."
+            ),
             "She closed the book, but the words had already found their way into her blood.",
             "When dawn came at last, it came grey and grudging, and it found the altar empty.",
             "The price was paid; the door was open; and nothing, nothing would ever be the same.",
