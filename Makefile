@@ -37,6 +37,7 @@ format: install
 
 proto: install
 	$(BIN)/python proto/generate.py
+	$(BIN)/python proto/asyncapi.py
 
 up: install
 	$(BIN)/zega up

@@ -12,6 +12,11 @@ def test_generated_code_is_up_to_date():
     assert result.returncode == 0, result.stderr
 
 
+def test_asyncapi_document_is_up_to_date():
+    result = subprocess.run([sys.executable, "proto/asyncapi.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_gateway_and_collector_do_not_import_torch():
     code = "import sys, zega_gateway.main, zega_collector.main, zega_memory.config; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -29,7 +29,7 @@ from zega_common.v1 import events_pb2
 
 DATA = Path(__file__).with_name("data") / "voices.jsonl"
 DEMO_PROMPTS = ["Describe a forest that remembers", "Write a scene in a ruined cathedral"]
-QUICK_ENV = {"ZEGA_TRAIN_MAX_STEPS": "6", "ZEGA_TRAIN_EPOCHS": "1"}
+QUICK_ENV = {"ZEGA_MAX_STEPS": "6", "ZEGA_EPOCHS": "1"}
 
 FAILED_STATES = (
     events_pb2.TRAINING_STATE_FAILED,
