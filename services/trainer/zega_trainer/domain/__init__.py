@@ -1,1 +1,2 @@
-"""Training rules free of I/O: filtering, weighting, masking, splitting, the evaluation gate."""
+"""Training rules free of I/O: filtering, weighting, masking, splitting, bucketing, the evaluation gate,
+job records, Modelfile and manifest."""
