@@ -1,1 +1,1 @@
-"""Style traits, recall composition and input rules, free of I/O."""
+"""Memory's pure logic: records and the store interface, input rules, fact matching, style traits."""
