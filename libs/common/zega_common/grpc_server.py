@@ -114,12 +114,21 @@ async def set_serving(health_servicer: health.HealthServicer, names: Iterable[st
 
 
 class GrpcLifecycle:
-    """A gRPC server to start after the broker is up and to drain at shutdown (app hooks)."""
+    """A gRPC server to start after the broker is up and to drain at shutdown (app hooks).
 
-    def __init__(self, registrations: list[tuple[Callable, Any, str]], port: int, grace_s: float = 10.0) -> None:
+    `interceptors` run inside ErrorInterceptor (e.g. auth), so the ZegaErrors they raise map to a status."""
+
+    def __init__(
+        self,
+        registrations: list[tuple[Callable, Any, str]],
+        port: int,
+        grace_s: float = 10.0,
+        interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
+    ) -> None:
         self.registrations = registrations
         self.port = port
         self.grace_s = grace_s
+        self.interceptors = tuple(interceptors)
         self.server: grpc.aio.Server | None = None
         self._health: health.HealthServicer | None = None
 
@@ -128,7 +137,9 @@ class GrpcLifecycle:
         return [name for _, _, name in self.registrations]
 
     async def start(self) -> None:
-        self.server, self._health, self.port = make_server(self.registrations, self.port)
+        self.server, self._health, self.port = make_server(
+            self.registrations, self.port, extra_interceptors=self.interceptors
+        )
         await self.server.start()
         await set_serving(self._health, self.names)
         log.info("gRPC %s listening on :%d", ", ".join(self.names), self.port)
