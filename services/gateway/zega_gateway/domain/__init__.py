@@ -1,1 +1,2 @@
-"""Prompt composition, token rules and request validation, free of I/O."""
+"""Pure gateway logic without I/O: prompt composition, principals and tokens, identifiers, stats,
+fine-tuning outcomes, adapter versions, model names."""
