@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -65,21 +65,36 @@ def admin(gateway) -> Iterator[httpx.Client]:
         yield c
 
 
-def user_client(gateway: RunningGateway, admin: httpx.Client, user_id: str) -> httpx.Client:
-    """A client holding a fresh token of `user_id`."""
-    reply = admin.post("/admin/tokens", json={"user_id": user_id})
-    assert reply.status_code == 200, reply.text
-    token = reply.json()["token"]
-    return httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+@pytest.fixture(scope="module")
+def user_token(admin) -> Callable[[str], str]:
+    """Issues a fresh token of a user through POST /admin/tokens."""
+
+    def issue(user_id: str) -> str:
+        reply = admin.post("/admin/tokens", json={"user_id": user_id})
+        assert reply.status_code == 200, reply.text
+        return reply.json()["token"]
+
+    return issue
 
 
 @pytest.fixture(scope="module")
-def alice(gateway, admin) -> Iterator[httpx.Client]:
-    with user_client(gateway, admin, "alice") as client:
+def user_client(gateway, user_token) -> Callable[[str], httpx.Client]:
+    """A client holding a fresh token of a user (close it, or use it in `with`)."""
+
+    def make(user_id: str) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {user_token(user_id)}"}
+        return httpx.Client(base_url=gateway.url, headers=headers, timeout=10)
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def alice(user_client) -> Iterator[httpx.Client]:
+    with user_client("alice") as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def bob(gateway, admin) -> Iterator[httpx.Client]:
-    with user_client(gateway, admin, "bob") as client:
+def bob(user_client) -> Iterator[httpx.Client]:
+    with user_client("bob") as client:
         yield client

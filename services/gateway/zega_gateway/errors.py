@@ -39,11 +39,6 @@ OPENAI_TYPE = {
 }
 
 
-class BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body is larger than {limit} bytes")
-
-
 def error_response(request: Request, status: int, message: str, errors: list | None = None) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if request.url.path.startswith("/v1/"):
@@ -76,10 +71,6 @@ def install(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         message, errors = _validation_message(exc)
         return error_response(request, 422, message, errors)
-
-    @app.exception_handler(BodyTooLarge)
-    async def too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
-        return error_response(request, 413, str(exc))
 
     @app.exception_handler(NatsError)
     async def nats_down(request: Request, exc: NatsError) -> JSONResponse:

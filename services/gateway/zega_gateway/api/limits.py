@@ -1,11 +1,10 @@
 """The request body limit, as ASGI middleware: 413 before reading a body whose Content-Length is too
-large, and BodyTooLarge (-> 413) once a body sent without one grows past the limit."""
+large, and 413 as soon as a body sent without one grows past the limit (the app then sees the client
+gone, and whatever it answers is dropped)."""
 
 from __future__ import annotations
 
 import json
-
-from zega_gateway.errors import BodyTooLarge
 
 
 class BodyLimit:
@@ -23,21 +22,33 @@ class BodyLimit:
                 await _reply(send, 400, "Content-Length is not a number")
                 return
             if int(declared) > self.max_bytes:
-                await _reply(send, 413, f"request body is larger than {self.max_bytes} bytes")
+                await _reply(send, 413, self._message())
                 return
         received = 0
-        limit = self.max_bytes
+        refused = started = False
 
         async def limited_receive():
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
+                if received > self.max_bytes and not started:
+                    refused = True
+                    await _reply(send, 413, self._message())
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = True
+            await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
+
+    def _message(self) -> str:
+        return f"request body is larger than {self.max_bytes} bytes"
 
 
 async def _reply(send, status: int, message: str) -> None:
