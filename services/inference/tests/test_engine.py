@@ -1,0 +1,185 @@
+"""The model side on a tiny random Llama: LoRA math against peft, refusals, continuous batching that
+gives every request the same greedy tokens it gets alone, cancellation and the bounded queue."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import torch
+from safetensors.torch import load as load_safetensors
+
+from zega_common.errors import ResourceExhausted
+from zega_inference.adapters.store import AdapterFiles
+from zega_inference.domain.adapter_ref import AdapterKey
+from zega_inference.domain.request import Sampling
+from zega_inference.engine import lora
+from zega_inference.engine.decoder import Finished, Seq, Tokens
+from zega_inference.engine.lora import UnusableAdapter
+from zega_inference.engine.runtime import ModelRuntime
+from zega_model import tiny_llama
+
+PROMPTS = [
+    "Hello there",
+    "Write a short poem about the sea, the wind and the sky, please",
+    "x",
+    "Once upon a time in a land far away",
+]
+
+
+def weights_of(runtime, files):
+    config = json.loads(files.config)
+    return runtime.prepare(AdapterFiles(AdapterKey("u", 1), config, files.weights, files.sha256))
+
+
+class Collector:
+    def __init__(self, n: int) -> None:
+        self.tokens = [[] for _ in range(n)]
+        self.finished: list[Finished | None] = [None] * n
+        self._left = n
+        self._lock = threading.Lock()
+        self.done = threading.Event()
+
+    def emit_for(self, i: int):
+        def emit(event):
+            if isinstance(event, Tokens):
+                self.tokens[i].extend(event.ids)
+                return
+            self.finished[i] = event
+            with self._lock:
+                self._left -= 1
+                if self._left == 0:
+                    self.done.set()
+
+        return emit
+
+
+def run(runtime, jobs, max_new_tokens=10, delays=None):
+    """jobs: [(prompt, weights)]; optional delays (s) before submitting each. Returns token lists."""
+    runtime.engine.start()
+    collector = Collector(len(jobs))
+    for i, (prompt, weights) in enumerate(jobs):
+        if delays:
+            time.sleep(delays[i])
+        ids = runtime.tokenizer(prompt)["input_ids"]
+        runtime.engine.submit(Seq(ids, max_new_tokens, weights, Sampling(), collector.emit_for(i)))
+    assert collector.done.wait(60)
+    return collector.tokens
+
+
+def test_lora_matches_peft_logits(tiny_runtime, adapter_factory, tokenizer):
+    for seed, rank, extra in [(1, 4, {}), (2, 8, {"use_rslora": True}), (3, 16, {"alpha_pattern": {"q_proj": 64}})]:
+        files = adapter_factory(seed, rank, **extra)
+        weights = weights_of(tiny_runtime, files)
+        ids = tokenizer(PROMPTS[1], return_tensors="pt")
+        with torch.no_grad():
+            tiny_runtime.engine.lora.use([weights])
+            ours = tiny_runtime.model(**ids).logits
+            reference = files.peft_model(**ids).logits
+            tiny_runtime.engine.lora.use([None])
+            base = tiny_runtime.model(**ids).logits
+        assert torch.allclose(ours, reference, atol=1e-4), (seed, (ours - reference).abs().max())
+        assert not torch.allclose(base, reference, atol=1e-2)
+
+
+def test_unusable_adapters_are_refused_with_a_reason(tiny_runtime, adapter_factory):
+    files = adapter_factory(1, 8)
+    config = json.loads(files.config)
+    state = load_safetensors(files.weights)
+
+    def prepare(config, state):
+        return lora.lora_from_peft("u/v1", config, state, tiny_runtime.targets, 8, torch.device("cpu"), torch.float32)
+
+    with pytest.raises(UnusableAdapter, match="use_dora"):
+        prepare({**config, "use_dora": True}, state)
+    with pytest.raises(UnusableAdapter, match="rank 16 exceeds"):
+        prepare(config, {k: torch.cat([v, v], dim=0 if "lora_A" in k else 1) for k, v in state.items()})
+    with pytest.raises(UnusableAdapter, match="do not fit"):
+        prepare(config, {k: v[:, :10] if "lora_A" in k else v for k, v in state.items()})
+    with pytest.raises(UnusableAdapter, match="not finite"):
+        prepare(config, {k: v * float("nan") for k, v in state.items()})
+    with pytest.raises(UnusableAdapter, match="cannot apply"):
+        prepare(config, {**state, "base_model.model.lm_head.weight": torch.zeros(2, 2)})
+
+
+def test_batched_greedy_equals_alone_with_mixed_adapters_and_lengths(tiny_runtime, adapter_factory):
+    adapters = [None] + [weights_of(tiny_runtime, adapter_factory(s, r)) for s, r in [(1, 4), (2, 8), (3, 16)]]
+    jobs = [(PROMPTS[i % 4], adapters[(i * 3) % 4]) for i in range(8)]
+    alone = [run(tiny_runtime, [job])[0] for job in jobs]
+    together = run(tiny_runtime, jobs)
+    assert together == alone
+    assert len({tuple(t) for t in alone}) > 2  # the adapters really change the outputs
+    assert tiny_runtime.engine.stats.prefills >= 9
+
+
+def test_requests_join_and_leave_between_steps(tiny_runtime, adapter_factory):
+    adapters = [None, weights_of(tiny_runtime, adapter_factory(1, 8)), weights_of(tiny_runtime, adapter_factory(2, 8))]
+    jobs = [(PROMPTS[i % 4], adapters[i % 3]) for i in range(6)]
+    alone = [run(tiny_runtime, [job], max_new_tokens=24)[0] for job in jobs]
+    steps_before = tiny_runtime.engine.stats.steps
+    staggered = run(tiny_runtime, jobs, max_new_tokens=24, delays=[0, 0.02, 0.05, 0.0, 0.1, 0.03])
+    assert staggered == alone
+    # Sharing steps: far fewer decode steps than running the six one after another.
+    assert tiny_runtime.engine.stats.steps - steps_before < 6 * 23
+
+
+def test_cancel_stops_generating(tiny_runtime):
+    tiny_runtime.engine.start()
+    collector = Collector(1)
+    seq = Seq(tiny_runtime.tokenizer("hi")["input_ids"], 10_000, None, Sampling(), collector.emit_for(0))
+    tiny_runtime.engine.submit(seq)
+    time.sleep(0.2)
+    tiny_runtime.engine.cancel(seq)
+    assert collector.done.wait(5)
+    assert collector.finished[0].reason == "cancelled"
+    assert 0 < collector.finished[0].completion_tokens < 10_000
+
+
+def test_deadline_stops_generating(tiny_runtime):
+    tiny_runtime.engine.start()
+    collector = Collector(1)
+    seq = Seq(
+        tiny_runtime.tokenizer("hi")["input_ids"],
+        10_000,
+        None,
+        Sampling(),
+        collector.emit_for(0),
+        deadline=time.monotonic() + 0.2,
+    )
+    tiny_runtime.engine.submit(seq)
+    assert collector.done.wait(5)
+    assert collector.finished[0].reason == "cancelled"
+
+
+def test_full_queue_is_refused(tokenizer):
+    runtime = ModelRuntime.build(tiny_llama(0, vocab_from=tokenizer), tokenizer, max_batch_size=1, max_queued=1)
+    try:
+        runtime.engine.start()
+        collector = Collector(2)
+        ids = tokenizer("hi")["input_ids"]
+        first = Seq(ids, 10_000, None, Sampling(), collector.emit_for(0))
+        runtime.engine.submit(first)
+        time.sleep(0.1)  # first is running, the batch is full
+        second = Seq(ids, 10_000, None, Sampling(), collector.emit_for(1))
+        runtime.engine.submit(second)  # waits in the queue
+        with pytest.raises(ResourceExhausted, match="waiting"):
+            runtime.engine.submit(Seq(ids, 5, None, Sampling(), lambda e: None))
+        runtime.engine.cancel(first)
+        runtime.engine.cancel(second)
+        assert collector.done.wait(5)
+    finally:
+        runtime.engine.stop()
+
+
+def test_sampling_with_a_seed_is_reproducible(tiny_runtime):
+    tiny_runtime.engine.start()
+    outputs = []
+    for _ in range(2):
+        collector = Collector(1)
+        ids = tiny_runtime.tokenizer("hi")["input_ids"]
+        tiny_runtime.engine.submit(Seq(ids, 8, None, Sampling(1.0, 0.9, 42), collector.emit_for(0)))
+        assert collector.done.wait(10)
+        outputs.append(collector.tokens[0])
+    assert outputs[0] == outputs[1]

@@ -1,0 +1,1 @@
+"""Where adapters come from (object store + KV pointers) and which ones stay resident."""

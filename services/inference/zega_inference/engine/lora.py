@@ -1,0 +1,188 @@
+"""Batched LoRA: every row of a forward pass runs with its own adapter (S-LoRA / punica style).
+
+The base model's linear layers are wrapped once. Before a forward pass the engine says which adapter
+each row uses (`LoRABatch.use`); the wrapper adds `x @ A_row^T @ B_row^T * scaling` per row with two
+batched matmuls over weights gathered once per batch membership (not once per step). Rows on the base
+model gather zeros, so a base row in a mixed batch computes exactly what it computes alone.
+
+Adapters are plain PEFT LoRA directories (adapter_config.json + adapter_model.safetensors); peft itself
+is not in the forward path: its mixed-batch forward splits the batch per adapter, which costs a pass
+per distinct adapter.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+_PEFT_PREFIX = "base_model.model."
+_KEY = re.compile(r"^(?P<module>.+)\.lora_(?P<part>[AB])(?:\.(?P<adapter>[^.]+))?\.weight$")
+
+
+class UnusableAdapter(ValueError):
+    """An adapter this engine cannot apply; the message is the fallback reason a client sees."""
+
+
+@dataclass(frozen=True, eq=False)
+class LoRAWeights:
+    """One loaded adapter: per wrapped module, A^T [in, r] and scaled B^T [r, out]. Immutable and compared
+    by identity, so in-flight rows keep the exact weights they started with."""
+
+    name: str
+    rank: int
+    modules: Mapping[str, tuple[torch.Tensor, torch.Tensor]] = field(repr=False)
+    size_bytes: int = 0
+
+
+def _scaling(config: Mapping, module: str, rank: int) -> float:
+    alpha = config.get("lora_alpha", 8)
+    for pattern, value in (config.get("alpha_pattern") or {}).items():
+        if re.match(rf"(.*\.)?({pattern})$", module):
+            alpha = value
+            break
+    return alpha / math.sqrt(rank) if config.get("use_rslora") else alpha / rank
+
+
+def lora_from_peft(
+    name: str,
+    config: Mapping,
+    state: Mapping[str, torch.Tensor],
+    targets: Mapping[str, nn.Linear],
+    max_rank: int,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> LoRAWeights:
+    """Check a PEFT LoRA state dict against the wrapped modules and turn it into LoRAWeights.
+    Raises UnusableAdapter with the reason for anything this engine would apply wrongly."""
+    peft_type = config.get("peft_type", "LORA")
+    peft_type = str(getattr(peft_type, "value", peft_type))
+    if peft_type.upper() != "LORA":
+        raise UnusableAdapter(f"adapter type {peft_type!r} is not LoRA")
+    for flag in ("use_dora", "lora_bias", "use_qalora"):
+        if config.get(flag):
+            raise UnusableAdapter(f"adapter uses {flag}, which this server does not apply")
+    if config.get("modules_to_save") or config.get("trainable_token_indices"):
+        raise UnusableAdapter("adapter carries full module weights (modules_to_save), which this server does not apply")
+    parts: dict[str, dict[str, torch.Tensor]] = {}
+    for key, tensor in state.items():
+        match = _KEY.match(key.removeprefix(_PEFT_PREFIX))
+        if match is None:
+            raise UnusableAdapter(f"adapter holds a tensor this server cannot apply: {key[:120]}")
+        parts.setdefault(match["module"], {})[match["part"]] = tensor
+    if not parts:
+        raise UnusableAdapter("adapter holds no LoRA weights")
+    modules: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    size = 0
+    rank = 0
+    for module, ab in sorted(parts.items()):
+        linear = targets.get(module)
+        if linear is None:
+            raise UnusableAdapter(f"adapter targets {module!r}, which is not a linear layer of this base model")
+        if set(ab) != {"A", "B"}:
+            raise UnusableAdapter(f"adapter module {module!r} lacks lora_A or lora_B")
+        a, b = ab["A"], ab["B"]
+        r = a.shape[0]
+        if a.ndim != 2 or b.ndim != 2 or a.shape[1] != linear.in_features or b.shape != (linear.out_features, r):
+            raise UnusableAdapter(
+                f"adapter shapes of {module!r} (A {tuple(a.shape)}, B {tuple(b.shape)}) do not fit the base model"
+            )
+        if r > max_rank:
+            raise UnusableAdapter(f"adapter rank {r} exceeds this server's limit of {max_rank}")
+        if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+            raise UnusableAdapter(f"adapter weights of {module!r} are not finite")
+        a_t = a.to(device=device, dtype=dtype).t().contiguous()
+        b_t = (b.to(torch.float32) * _scaling(config, module, r)).to(device=device, dtype=dtype).t().contiguous()
+        modules[module] = (a_t, b_t)
+        size += a_t.numel() * a_t.element_size() + b_t.numel() * b_t.element_size()
+        rank = max(rank, r)
+    return LoRAWeights(name=name, rank=rank, modules=modules, size_bytes=size)
+
+
+class _Gathered:
+    """Per-module [rows, in, r] and [rows, r, out] stacks for one batch membership."""
+
+    def __init__(self, rows: Sequence[LoRAWeights | None], shapes: Mapping[str, tuple[int, int]]) -> None:
+        self.rows = tuple(rows)
+        self.stacks: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        present = [w for w in rows if w is not None]
+        if not present:
+            return
+        for module in {m for w in present for m in w.modules}:
+            rank = max(w.modules[module][0].shape[1] for w in present if module in w.modules)
+            in_f, out_f = shapes[module]
+            ref = next(w.modules[module][0] for w in present if module in w.modules)
+            a = torch.zeros(len(rows), in_f, rank, dtype=ref.dtype, device=ref.device)
+            b = torch.zeros(len(rows), rank, out_f, dtype=ref.dtype, device=ref.device)
+            for i, w in enumerate(rows):
+                if w is not None and module in w.modules:
+                    a_t, b_t = w.modules[module]
+                    a[i, :, : a_t.shape[1]] = a_t
+                    b[i, : b_t.shape[0], :] = b_t
+            self.stacks[module] = (a, b)
+
+    def matches(self, rows: Sequence[LoRAWeights | None]) -> bool:
+        return len(rows) == len(self.rows) and all(x is y for x, y in zip(rows, self.rows, strict=True))
+
+
+class LoRABatch:
+    """Which adapter each row of the next forward pass uses. Owned by the engine thread."""
+
+    def __init__(self, shapes: Mapping[str, tuple[int, int]], keep: int = 2) -> None:
+        self._shapes = shapes
+        self._keep = keep
+        self._recent: list[_Gathered] = []
+        self._current: _Gathered | None = None
+
+    def use(self, rows: Sequence[LoRAWeights | None]) -> None:
+        """Set the rows of the next forward pass; regathers only when the membership changed."""
+        for gathered in self._recent:
+            if gathered.matches(rows):
+                self._current = gathered
+                return
+        self._current = _Gathered(rows, self._shapes)
+        self._recent = [self._current, *self._recent][: self._keep]
+
+    def clear(self) -> None:
+        self._recent.clear()
+        self._current = None
+
+    def stacks(self, module: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+        return None if self._current is None else self._current.stacks.get(module)
+
+
+class BatchedLoRALinear(nn.Module):
+    def __init__(self, base: nn.Linear, name: str, batch: LoRABatch) -> None:
+        super().__init__()
+        self.base = base
+        self.name = name
+        self._batch = batch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.base(x)
+        stacks = self._batch.stacks(self.name)
+        if stacks is None:
+            return y
+        a, b = stacks
+        return torch.baddbmm(y, torch.bmm(x, a), b)
+
+
+def install(model: nn.Module, target_names: Sequence[str] | None = None) -> tuple[LoRABatch, dict[str, nn.Linear]]:
+    """Wrap the decoder's linear layers (those whose last name is in target_names, or all inside the
+    decoder layers) and return the batch selector plus the wrapped layers by PEFT module name."""
+    targets: dict[str, nn.Linear] = {}
+    for name, module in model.named_modules():
+        if not isinstance(module, nn.Linear) or ".layers." not in f".{name}":
+            continue
+        if target_names is None or name.rsplit(".", 1)[-1] in target_names:
+            targets[name] = module
+    batch = LoRABatch({name: (m.in_features, m.out_features) for name, m in targets.items()})
+    for name, linear in targets.items():
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        setattr(parent, child, BatchedLoRALinear(linear, name, batch))
+    return batch, targets
