@@ -29,6 +29,7 @@ import nats
 import pytest
 import yaml
 from nats.errors import Error as NatsError
+from nats.js.api import DeliverPolicy
 
 from zega_collector.config import CollectorSettings
 from zega_common import subjects
@@ -654,6 +655,25 @@ async def test_each_nats_user_can_do_its_services_work_and_no_more(secured_nats,
             await nc.close()
 
 
+async def test_gateway_can_ask_the_trainers_to_cancel_a_job(secured_nats):
+    """training.cancel.<user> is core request/reply: the gateway asks, a trainer answers."""
+    trainer = await connect(secured_nats, "trainer", trainer_errors := [])
+    gateway = await connect(secured_nats, "gateway", gateway_errors := [])
+    try:
+
+        async def answer(msg) -> None:
+            await msg.respond(b'{"cancelled": true}')
+
+        await trainer.subscribe(subjects.all_users(subjects.TRAINING_CANCEL), cb=answer)
+        await trainer.flush(5)
+        reply = await gateway.request(subjects.for_user(subjects.TRAINING_CANCEL, "u3"), b"{}", timeout=5)
+        assert json.loads(reply.data) == {"cancelled": True}
+        assert not trainer_errors and not gateway_errors, (trainer_errors, gateway_errors)
+    finally:
+        await gateway.close()
+        await trainer.close()
+
+
 async def test_nats_consumers_of_the_services_work_under_their_users(secured_nats, tmp_path):
     """The durable consumers and the KV watch each service runs, with acks, under its own user."""
     admin_errors: list[str] = []
@@ -684,6 +704,15 @@ async def test_nats_consumers_of_the_services_work_under_their_users(secured_nat
         kv = await nc.jetstream(timeout=5).key_value(subjects.KV_ADAPTERS)
         watcher = await kv.watchall()
         await watcher.stop()
+        # Each inference replica's own (ephemeral, push) consumer of user.forget.*.
+        forget = await nc.jetstream(timeout=5).subscribe(
+            subjects.all_users(subjects.USER_FORGET), stream=subjects.STREAM_EVENTS, deliver_policy=DeliverPolicy.NEW
+        )
+        gateway = await connect(secured_nats, "gateway", errors)
+        await gateway.jetstream(timeout=5).publish(subjects.for_user(subjects.USER_FORGET, "u2"), b"{}")
+        await gateway.close()
+        msg = await forget.next_msg(timeout=5)
+        assert msg.subject == "user.forget.u2"
         assert not errors, errors
     finally:
         await nc.close()
