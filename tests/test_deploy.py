@@ -44,7 +44,7 @@ from zega_trainer.config import TrainerSettings
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
 HELM = K8S / "helm"
-DESIGN = next(p for p in (ROOT.parent / "shared" / "DESIGN.md", ROOT / "DESIGN.md") if p.exists())
+DESIGN = ROOT.parent / "shared" / "DESIGN.md"  # shared/ lies beside the checkout (CI copies it there too)
 KUBERNETES_VERSION = "1.31.0"
 TREES = ["base", "overlays/dev", "overlays/prod"]
 SETTINGS: dict[str, type[ZegaSettings]] = {
@@ -163,6 +163,8 @@ def container_env(resources: list[dict], container: dict) -> dict[str, str]:
 
 def design_ports() -> dict[str, set[int]]:
     """DESIGN.md's services table: `zega-<name>` -> the ports it lists."""
+    if not DESIGN.exists():
+        pytest.skip(f"{DESIGN} not found")
     rows = re.findall(r"^\| `zega-(\w+)` \| ([^|]*)\|", DESIGN.read_text(), re.MULTILINE)
     return {name: {int(port) for port in re.findall(r"\b\d{4,5}\b", listens)} for name, listens in rows}
 
