@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 from faststream.asgi import AsgiFastStream
 
 from zega_collector.config import CollectorSettings
 from zega_collector.handlers import register
+from zega_collector.ledger import declare_buckets
 from zega_common.runtime import make_app, make_broker, serve
 
 
@@ -13,7 +16,7 @@ def create_app(settings: CollectorSettings | None = None) -> AsgiFastStream:
     settings = settings or CollectorSettings()
     broker = make_broker(settings, "collector")
     register(broker, settings)
-    return make_app(broker, settings)
+    return make_app(broker, settings, on_startup=[functools.partial(declare_buckets, settings)])
 
 
 def main() -> None:
