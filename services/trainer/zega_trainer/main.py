@@ -6,14 +6,15 @@ from faststream.asgi import AsgiFastStream
 
 from zega_common.runtime import make_app, make_broker, serve
 from zega_trainer.config import TrainerSettings
-from zega_trainer.handlers import register
+from zega_trainer.handlers import Trainer, register
 
 
 def create_app(settings: TrainerSettings | None = None) -> AsgiFastStream:
     settings = settings or TrainerSettings()
     broker = make_broker(settings, "trainer")
-    register(broker, settings)
-    return make_app(broker, settings)
+    trainer = Trainer(broker, settings)
+    register(broker, settings, trainer)
+    return make_app(broker, settings, on_shutdown=[trainer.shutdown])
 
 
 def main() -> None:

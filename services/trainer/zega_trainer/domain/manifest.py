@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,3 +73,7 @@ def pointer(user_id: str, version: int, sha256: str, base_model: str, updated_at
         "base_model": base_model,
         "updated_at": updated_at,
     }
+
+
+def dump(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, indent=2, sort_keys=False).encode()
