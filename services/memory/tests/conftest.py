@@ -31,6 +31,12 @@ def load_recall_set() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
+def recall_set() -> list[dict]:
+    """The labelled set: items (example_id, text, metadata) with the queries each should answer."""
+    return load_recall_set()
+
+
+@pytest.fixture(scope="session")
 def embedder() -> Embedder:
     settings = MemorySettings()
     return Embedder(settings.embedding_model_dir, batch_size=settings.embed_batch_size).load()

@@ -54,8 +54,9 @@ class MemorySettings(ZegaSettings):
     """Largest k a recall accepts."""
     max_fact_bytes: int = Field(16 * 1024, ge=64)
     """Largest JSON value of one fact."""
-    fact_min_similarity: float = Field(0.5, ge=-1.0, le=1.0)
-    """A fact joins a recall when its key's words are in the query or its key embedding is this close."""
+    fact_min_similarity: float = Field(0.4, ge=-1.0, le=1.0)
+    """A fact joins a recall when its key's words are in the query or its key embedding is this close
+    (cosine; all-MiniLM-L6-v2 puts a short key and a related sentence at about 0.4-0.75)."""
     max_facts_per_recall: int = Field(5, ge=0)
     """Most facts returned with one recall."""
     style_max_items: int = Field(500, ge=1)

@@ -48,11 +48,11 @@ def register(broker: NatsBroker, settings: MemorySettings, memory: Memory) -> No
         pull_sub=PullSub(batch_size=8),
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )
-    async def on_forget(body: bytes, msg: NatsMessage) -> None:
+    async def on_forget(msg: NatsMessage) -> None:
         try:
-            event = codec.decode(body, events_pb2.ForgetUser, settings.max_event_bytes)
+            event = codec.decode(msg.body, events_pb2.ForgetUser, settings.max_event_bytes)
         except EventDecodeError as exc:
             subject = msg.raw_message.subject
-            await dead_letter.park(broker, SERVICE, subject, body, exc.reason, codec.event_name(msg.headers))
+            await dead_letter.park(broker, SERVICE, subject, msg.body, exc.reason, codec.event_name(msg.headers))
             return
         await memory.forget(event.user_id)

@@ -364,7 +364,7 @@ def msttr(tokens: Sequence[str], segment: int = SEGMENT_WORDS) -> float:
 
 
 def shares(metadatas: Iterable[Mapping[str, str]], keys: tuple[str, ...]) -> list[Share]:
-    """Top values under `keys` with their share of the items that name any."""
+    """Top values under `keys` (most frequent first, then by name) with their share of the items naming any."""
     counts: Counter[str] = Counter()
     naming = 0
     for metadata in metadatas:
@@ -374,7 +374,8 @@ def shares(metadatas: Iterable[Mapping[str, str]], keys: tuple[str, ...]) -> lis
         if values:
             naming += 1
             counts.update(values)
-    return [Share(name, n, n / naming) for name, n in counts.most_common(TOP_SHARES)]
+    top = sorted(counts.items(), key=lambda entry: (-entry[1], entry[0]))[:TOP_SHARES]
+    return [Share(name, n, n / naming) for name, n in top]
 
 
 def profile(texts: Sequence[tuple[str, Mapping[str, str]]]) -> StyleProfile:
