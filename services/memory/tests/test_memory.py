@@ -51,6 +51,12 @@ async def test_recall_filters_by_genre(memory: Memory, recall_set: list[dict]):
     assert hits and all(h.metadata["genre"] == "horror" for h in hits)
 
 
+async def test_hybrid_recall_uses_the_words_of_the_query(memory: Memory, recall_set: list[dict]):
+    await remember_set(memory, "alice", recall_set)
+    hits = (await memory.recall("alice", "Proxima", 3, hybrid=True)).hits
+    assert hits[0].example_id == "sf-03"
+
+
 @pytest.mark.parametrize("user_id", HOSTILE_IDS)
 async def test_hostile_user_ids_are_refused(memory: Memory, user_id: str):
     with pytest.raises(InvalidUserId):

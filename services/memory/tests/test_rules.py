@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from zega_common.errors import InvalidArgument
-from zega_memory.domain import facts, limits
+from zega_memory.domain import facts, fusion, limits
 from zega_memory.domain.documents import example_document
 from zega_memory.domain.store import Fact
 
@@ -96,3 +96,19 @@ def test_example_document_keeps_completion_as_text_and_cleans_metadata():
     assert len(doc.metadata["theme"]) == 512
     assert doc.metadata["source"] == "api" and doc.metadata["prompt"] == "Write about a tower"
     assert not doc.truncated
+
+
+def test_relative_score_fusion_blends_scaled_rankings():
+    vector = {"a": 0.9, "b": 0.8, "c": 0.5}
+    keyword = {"c": 12.0, "d": 3.0}
+    fused = dict(fusion.relative_score_fusion(vector, keyword, 0.5))
+    assert fused == pytest.approx({"a": 0.5, "b": 0.5 * 0.75, "c": 0.5, "d": 0.0})
+    assert [key for key, _ in fusion.relative_score_fusion(vector, keyword, 0.5)][:2] == ["a", "c"]
+    assert fusion.relative_score_fusion({"a": 1.0}, {}, 0.5) == [("a", 0.5)]
+
+
+def test_match_expression_quotes_every_word():
+    assert (
+        fusion.match_expression('Where is "Zyxwv" OR NEAR(x)?') == '"where" OR "is" OR "zyxwv" OR "or" OR "near" OR "x"'
+    )
+    assert fusion.match_expression("?! --") == ""

@@ -57,6 +57,19 @@ def test_filters_match_metadata_exactly(store: MemoryStore):
     assert store.search("alice", unit(105), 5, {"genre": "sci"}) == []
 
 
+def test_hybrid_search_lifts_a_keyword_match(store: MemoryStore):
+    store.upsert("alice", items("a", 20))
+    store.upsert("alice", [Item("rare", "the zyxwv artifact hums", unit(999))])
+    store.upsert("bob", [Item("bobs", "zyxwv zyxwv zyxwv", unit(3))])
+    assert "rare" not in [h.example_id for h in store.search("alice", unit(3), 3)]
+    hybrid = store.search("alice", unit(3), 3, keywords="where is the Zyxwv?")
+    assert "rare" in [h.example_id for h in hybrid] and "bobs" not in [h.example_id for h in hybrid]
+    assert hybrid[0].score >= hybrid[-1].score
+    filtered = store.search("alice", unit(3), 3, {"n": "3"}, keywords="zyxwv")
+    assert [h.example_id for h in filtered] == ["a3"]
+    assert [h.example_id for h in store.search("alice", unit(3), 1, keywords="?!")] == ["a3"]
+
+
 def test_no_user_sees_another_users_items(store: MemoryStore):
     users = ["alice", "Alice", "alice-", "alice_", "a", "1", "x" * 64, *[f"user{i}" for i in range(40)]]
     for index, user in enumerate(users):

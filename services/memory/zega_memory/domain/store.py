@@ -68,7 +68,7 @@ class MemoryStore(Protocol):
         keywords: str | None = None,
     ) -> list[Hit]:
         """The k nearest of the user's items whose metadata equals every filter, best first.
-        `keywords` asks for hybrid search (vector + BM25) where the backend offers it."""
+        `keywords` asks for hybrid search: vector and BM25 rankings fused (both backends offer it)."""
 
     def texts(self, user_id: str, limit: int) -> list[tuple[str, Mapping[str, str]]]:
         """The user's latest texts with their metadata (newest first)."""
