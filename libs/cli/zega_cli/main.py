@@ -48,6 +48,13 @@ def demo(args: argparse.Namespace) -> int:
     return run_demo(StackSettings(), quick=args.quick)
 
 
+def settings_cmd(args: argparse.Namespace) -> int:
+    from zega_cli.settings_table import markdown
+
+    print(markdown())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="zega", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     p_demo = sub.add_parser("demo", help="0 -> 50 examples -> a trained adapter -> generations, side by side")
     p_demo.add_argument("--quick", action="store_true", help="fewer training steps (CI)")
     p_demo.set_defaults(func=demo)
+    p_settings = sub.add_parser("settings", help="print every ZEGA_* setting as a Markdown table")
+    p_settings.set_defaults(func=settings_cmd)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ZegaSettings(BaseSettings):
     """Read from ZEGA_* environment variables; the defaults run the local stack."""
 
-    model_config = SettingsConfigDict(env_prefix="ZEGA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ZEGA_", extra="ignore", use_attribute_docstrings=True)
 
     nats_url: str = "nats://127.0.0.1:4222"
     """NATS server(s), comma-separated."""
