@@ -148,6 +148,8 @@ class GenerationService:
                     continue
                 assert isinstance(event, Finished)
                 metrics.REQUESTS.labels("local", event.reason).inc()
+                if event.reason == "error":
+                    raise Unavailable("generation failed on this replica; retry")
                 metrics.TOKENS.labels("local").inc(event.completion_tokens)
                 yield Chunk(
                     detokenizer.flush(),

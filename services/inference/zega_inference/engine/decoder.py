@@ -34,7 +34,7 @@ class Tokens:
 
 @dataclass(frozen=True)
 class Finished:
-    reason: str  # stop, length or cancelled
+    reason: str  # stop, length, cancelled, or error (the step failed)
     completion_tokens: int
 
 
@@ -92,6 +92,8 @@ class Engine:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._active: list[Seq] = []
+        self._joiners: list[Seq] = []
+        self._joining = 0
         self._cache: DynamicCache | None = None
         self._mask: torch.Tensor | None = None
 
@@ -120,15 +122,15 @@ class Engine:
 
     @property
     def active(self) -> int:
-        return len(self._active)
+        """Sequences in the batch, counting those being prefilled to join it."""
+        return len(self._active) + self._joining
 
     def submit(self, seq: Seq) -> None:
         """Queue a sequence; raises ResourceExhausted when the queue is full."""
         with self._wake:
             if self._stopping or not self.running:
                 raise Unavailable("the inference engine is not running")
-            free_slots = self.max_batch_size - len(self._active) - len(self._waiting)
-            if len(self._waiting) >= self.max_queued and free_slots <= 0:
+            if self.active + len(self._waiting) >= self.max_batch_size + self.max_queued:
                 raise ResourceExhausted(f"{len(self._waiting)} requests are waiting already; retry later")
             self._waiting.append(seq)
             self._wake.notify()
@@ -152,20 +154,29 @@ class Engine:
                             self._wake.wait()
                         if self._stopping:
                             break
-                    self._iterate()
-        except Exception:
-            log.exception("decoder loop failed")
+                    try:
+                        self._iterate()
+                    except Exception:
+                        log.exception("a decoding step failed; its sequences end with an error")
+                        self._fail_batch()
         finally:
             for seq in [*self._active, *self._waiting]:
                 self._finish(seq, "cancelled")
-            self._active, self._cache, self._mask = [], None, None
+            self._active, self._cache, self._mask, self._joining = [], None, None, 0
             self._waiting.clear()
+
+    def _fail_batch(self) -> None:
+        for seq in [*self._active, *self._joiners]:
+            self._finish(seq, "error")
+        self._active, self._joiners, self._cache, self._mask, self._joining = [], [], None, None, 0
+        self.lora.clear()
 
     def _iterate(self) -> None:
         self._drop_finished_or_cancelled()
-        joiners = self._take_joiners()
-        if joiners:
-            self._prefill(joiners)
+        self._joiners = self._take_joiners()
+        if self._joiners:
+            self._prefill(self._joiners)
+            self._joiners = []
             self._drop_finished_or_cancelled()
         if self._active:
             self._decode_step()
@@ -185,6 +196,7 @@ class Engine:
                     break
                 longest = longest_next
                 joiners.append(self._waiting.popleft())
+            self._joining = len(joiners)
         return joiners
 
     def _prefill(self, joiners: list[Seq]) -> None:
@@ -216,6 +228,7 @@ class Engine:
         else:
             self._cache, self._mask = kv.concat(self._cache, self._mask, cache, mask)
         self._active.extend(joiners)
+        self._joining = 0
         self._accept(joiners, tokens)
 
     def _decode_step(self) -> None:

@@ -1,0 +1,239 @@
+"""End to end through the real service: a real nats-server (object store, KV pointers, user.forget), the
+app wired as main.py wires it, and a real grpc.aio client. The model is a tiny random Llama."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import time
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from zega_common import codec, subjects
+from zega_common.nats_server import free_port
+from zega_common.v1 import events_pb2, inference_pb2, inference_pb2_grpc
+from zega_inference.config import InferenceSettings
+from zega_inference.main import wire
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@contextlib.asynccontextmanager
+async def serving(zega_settings, runtime, **overrides):
+    settings = InferenceSettings(
+        nats_url=zega_settings.nats_url,
+        data_dir=zega_settings.data_dir,
+        grpc_port=free_port(),
+        pointer_sync_timeout_s=5,
+        max_new_tokens=2048,
+        default_max_new_tokens=16,
+        **overrides,
+    )
+    wired = wire(settings, runtime)
+    await wired.app.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{wired.grpc.port}")
+    try:
+        yield wired, inference_pb2_grpc.InferenceStub(channel), channel
+    finally:
+        await channel.close()
+        await wired.app.stop()
+
+
+@pytest.fixture
+async def served(jetstream, zega_settings, tiny_runtime):
+    async with serving(zega_settings, tiny_runtime, adapter_cache_max_adapters=3) as parts:
+        yield parts
+
+
+def req(user="alice", prompt="Tell me a story", **fields):
+    return inference_pb2.GenerateRequest(user_id=user, prompt=prompt, **fields)
+
+
+async def stream_all(stub, request, deadline_s=30):
+    return [chunk async for chunk in stub.GenerateStream(request, timeout=deadline_s)]
+
+
+async def wait_until(predicate, within_s=10.0):
+    deadline = time.monotonic() + within_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_generate_and_stream_agree_on_the_base_model(served):
+    wired, stub, channel = served
+    health = await health_pb2_grpc.HealthStub(channel).Check(
+        health_pb2.HealthCheckRequest(service="zega.v1.Inference"), timeout=5
+    )
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    response = await stub.Generate(req(max_new_tokens=20), timeout=30)
+    assert response.adapter_version == 0 and response.fallback_reason == ""
+    assert response.prompt_tokens > 5 and 0 < response.completion_tokens <= 20
+    assert response.finish_reason in ("length", "stop") and response.text
+    chunks = await stream_all(stub, req(max_new_tokens=20))
+    assert chunks[-1].done and not any(c.done for c in chunks[:-1])
+    assert len(chunks) > 2  # deltas as they are produced, not one blob
+    assert "".join(c.delta for c in chunks) == response.text
+    assert chunks[-1].completion_tokens == response.completion_tokens
+
+
+async def test_a_users_adapter_is_loaded_from_the_store_and_cached(served, jetstream, adapter_factory, publish):
+    wired, stub, _ = served
+    files = adapter_factory(1)
+    base = await stub.Generate(req(max_new_tokens=12), timeout=30)
+    await publish(jetstream, "alice", 1, files)
+    await wait_until(lambda: "alice" in wired.service.adapters.pointers)
+    first = await stub.Generate(req(max_new_tokens=12), timeout=30)
+    assert first.adapter_version == 1 and first.fallback_reason == ""
+    assert first.text != base.text
+    again = await stub.Generate(req(max_new_tokens=12, adapter="v1"), timeout=30)
+    assert again.text == first.text
+    forced_base = await stub.Generate(req(max_new_tokens=12, adapter="base"), timeout=30)
+    assert forced_base.adapter_version == 0 and forced_base.text == base.text
+    listed = await stub.ListAdapters(inference_pb2.ListAdaptersRequest(), timeout=5)
+    assert [(a.user_id, a.adapter_version, a.sha256) for a in listed.adapters] == [("alice", 1, files.sha256)]
+    assert listed.capacity == 3 and listed.adapters[0].size_bytes > 0
+
+
+async def test_missing_corrupt_or_unusable_adapters_fall_back_to_the_base_model(
+    served, jetstream, adapter_factory, publish, move_pointer
+):
+    wired, stub, _ = served
+    base = await stub.Generate(req("bob", max_new_tokens=8, adapter="base"), timeout=30)
+
+    await move_pointer(jetstream, "bob", 4, "0" * 64)  # points at a version that was never stored
+    await wait_until(lambda: wired.service.adapters.pointers.get("bob", None) is not None)
+    missing = await stub.Generate(req("bob", max_new_tokens=8), timeout=30)
+    assert missing.adapter_version == 0 and "missing" in missing.fallback_reason and missing.text == base.text
+
+    files = adapter_factory(2)
+    await publish(jetstream, "bob", 5, files, move_pointer=False)
+    await move_pointer(jetstream, "bob", 5, hashlib.sha256(b"other").hexdigest())  # sha does not match
+    await wait_until(lambda: wired.service.adapters.pointers["bob"].version == 5)
+    corrupt = await stub.Generate(req("bob", max_new_tokens=8), timeout=30)
+    assert corrupt.adapter_version == 0 and "sha256" in corrupt.fallback_reason and corrupt.text == base.text
+
+    garbage = type(files)(files.config, b"not safetensors", hashlib.sha256(b"not safetensors").hexdigest(), None)
+    await publish(jetstream, "bob", 6, garbage)
+    await wait_until(lambda: wired.service.adapters.pointers["bob"].version == 6)
+    unusable = await stub.Generate(req("bob", max_new_tokens=8), timeout=30)
+    assert unusable.adapter_version == 0 and "safetensors" in unusable.fallback_reason
+
+    other_base = adapter_factory(3)
+    await publish(jetstream, "bob", 7, other_base, base_model="some/other-model")
+    await wait_until(lambda: wired.service.adapters.pointers["bob"].version == 7)
+    mismatch = await stub.Generate(req("bob", max_new_tokens=8), timeout=30)
+    assert mismatch.adapter_version == 0 and "some/other-model" in mismatch.fallback_reason
+
+    absent = await stub.Generate(req("bob", max_new_tokens=8, adapter="v99"), timeout=30)
+    assert absent.adapter_version == 0 and "missing" in absent.fallback_reason
+
+    kv = await jetstream.key_value(subjects.KV_ADAPTERS)
+    await kv.put("bob", b"{not json")
+    await wait_until(lambda: "bob" not in wired.service.adapters.pointers)
+    bad_pointer = await stub.Generate(req("bob", max_new_tokens=8), timeout=30)
+    assert bad_pointer.adapter_version == 0 and "pointer" in bad_pointer.fallback_reason
+
+
+async def test_hot_swap_keeps_in_flight_requests_on_their_version(
+    served, jetstream, adapter_factory, publish, move_pointer
+):
+    wired, stub, _ = served
+    v1, v2 = adapter_factory(1), adapter_factory(2)
+    await publish(jetstream, "carol", 1, v1)
+    await wait_until(lambda: "carol" in wired.service.adapters.pointers)
+    long_request = req("carol", "A long tale", max_new_tokens=120)
+    reference_v1 = await stub.Generate(long_request, timeout=60)
+    assert reference_v1.adapter_version == 1
+
+    call = stub.GenerateStream(long_request, timeout=60)
+    chunks = [await call.read()]  # in flight on v1
+    await publish(jetstream, "carol", 2, v2)
+    resident = wired.service.adapters.cache
+    await wait_until(lambda: any(k.user_id == "carol" and k.version == 2 for k in resident))  # preloaded
+    swapped = await stub.Generate(req("carol", max_new_tokens=12), timeout=30)
+    assert swapped.adapter_version == 2
+    while not chunks[-1].done:
+        chunks.append(await call.read())
+    assert {c.adapter_version for c in chunks} == {1}
+    assert "".join(c.delta for c in chunks) == reference_v1.text
+
+    await move_pointer(jetstream, "carol", 1, v1.sha256)  # rollback
+    await wait_until(lambda: wired.service.adapters.pointers["carol"].version == 1)
+    rolled_back = await stub.Generate(req("carol", max_new_tokens=12), timeout=30)
+    assert rolled_back.adapter_version == 1
+
+
+async def test_bad_input_is_invalid_argument_with_a_message(served):
+    _, stub, _ = served
+    cases = [
+        (req(user="no/slashes"), "user_id"),
+        (req(prompt=""), "empty"),
+        (req(adapter="latest"), "adapter"),
+        (req(max_new_tokens=5000), "max_new_tokens"),
+        (req(temperature=-0.5), "temperature"),
+        (req(prompt="word " * 3000), "tokens"),
+    ]
+    for request, message in cases:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.Generate(request, timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, request
+        assert message in info.value.details()
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stream_all(stub, req(prompt=""))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_deadline_and_cancel_stop_the_generation(served):
+    wired, stub, _ = served
+    engine = wired.service.engine
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.Generate(req(max_new_tokens=2000), timeout=0.5)
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    await wait_until(lambda: engine.active == 0 and engine.queued == 0, within_s=3)
+    tokens_after = engine.stats.tokens
+    await asyncio.sleep(0.3)
+    assert engine.stats.tokens == tokens_after  # nothing is generating for nobody
+
+    call = stub.GenerateStream(req(max_new_tokens=2000), timeout=30)
+    await call.read()
+    call.cancel()
+    await wait_until(lambda: engine.active == 0, within_s=3)
+
+
+async def test_a_full_queue_is_resource_exhausted(jetstream, zega_settings, tiny_runtime):
+    tiny_runtime.engine.max_batch_size = 2
+    tiny_runtime.engine.max_queued = 1
+    async with serving(zega_settings, tiny_runtime) as (wired, stub, _):
+        calls = [stub.GenerateStream(req(max_new_tokens=2000), timeout=30) for _ in range(3)]
+        await wait_until(lambda: wired.service.engine.queued + wired.service.engine.active == 3)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await stub.Generate(req(max_new_tokens=4), timeout=10)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "retry" in info.value.details()
+        for call in calls:
+            call.cancel()
+
+
+async def test_user_forget_evicts_the_user(served, jetstream, adapter_factory, publish):
+    wired, stub, _ = served
+    await publish(jetstream, "dave", 1, adapter_factory(4))
+    await wait_until(lambda: "dave" in wired.service.adapters.pointers)
+    assert (await stub.Generate(req("dave", max_new_tokens=4), timeout=30)).adapter_version == 1
+    data, headers = codec.encode(events_pb2.ForgetUser(user_id="dave"), "forget:dave")
+    await jetstream.publish(subjects.for_user(subjects.USER_FORGET, "dave"), data, headers=headers)
+    await wait_until(lambda: not any(k.user_id == "dave" for k in wired.service.adapters.cache))
+    listed = await stub.ListAdapters(inference_pb2.ListAdaptersRequest(), timeout=5)
+    assert all(a.user_id != "dave" for a in listed.adapters)
+
+
+def test_pointer_json_matches_the_trainer_contract():
+    """The fixture writes what DESIGN.md says; the service parses exactly that."""
+    from zega_inference.domain.adapter_ref import AdapterPointer
+
+    pointer = {"adapter_version": 3, "object_name": "u/v3", "sha256": "f" * 64, "base_model": "b", "updated_at": "t"}
+    assert AdapterPointer.from_json(json.dumps(pointer).encode()).object_name == "u/v3"
