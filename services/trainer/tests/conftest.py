@@ -13,10 +13,13 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from zega_common import codec, subjects
+from zega_common.runtime import make_broker
 from zega_common.settings import ZegaSettings
 from zega_common.v1 import events_pb2
 from zega_model import tiny_llama
 from zega_model.loader import resolve
+from zega_trainer.config import TrainerSettings
+from zega_trainer.handlers import Trainer, register
 
 REPO = Path(__file__).resolve().parents[3]
 DATA = Path(__file__).with_name("data")
@@ -166,3 +169,23 @@ def kit():
     return SimpleNamespace(
         example=example, publish_examples=publish_examples, publish_trigger=publish_trigger, style_rows=style_rows
     )
+
+
+@pytest.fixture
+async def start_trainer(jetstream: JetStreamContext, trainer_env: dict) -> AsyncIterator[Callable]:
+    """Start the trainer's handlers in this process (as many replicas as called), stopped at the end."""
+    brokers = []
+
+    async def start(**overrides) -> Trainer:
+        settings = TrainerSettings(**{**trainer_env, **overrides})
+        broker = make_broker(settings, "trainer")
+        trainer = Trainer(broker, settings)
+        register(broker, settings, trainer)
+        await broker.start()
+        brokers.append((broker, trainer))
+        return trainer
+
+    yield start
+    for broker, trainer in brokers:
+        await trainer.shutdown()
+        await broker.stop()

@@ -3,44 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 import torch
-from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, NotFoundError
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
 from zega_common import codec, subjects
-from zega_common.runtime import make_broker
 from zega_common.v1 import events_pb2
-from zega_trainer.config import TrainerSettings
-from zega_trainer.handlers import Trainer, register
 
 pytestmark = pytest.mark.timeout(240)
 
 SUCCEEDED = events_pb2.TRAINING_STATE_SUCCEEDED
 REJECTED = events_pb2.TRAINING_STATE_REJECTED
-
-
-@pytest.fixture
-async def start_trainer(jetstream: JetStreamContext, trainer_env: dict) -> AsyncIterator[Callable]:
-    brokers = []
-
-    async def start(**overrides) -> Trainer:
-        settings = TrainerSettings(**{**trainer_env, **overrides})
-        broker = make_broker(settings, "trainer")
-        trainer = Trainer(broker, settings)
-        register(broker, settings, trainer)
-        await broker.start()
-        brokers.append((broker, trainer))
-        return trainer
-
-    yield start
-    for broker, trainer in brokers:
-        await trainer.shutdown()
-        await broker.stop()
 
 
 async def test_a_job_publishes_a_loadable_adapter_once(jetstream, start_trainer, watch, kit, tmp_path, tiny_model_dir):

@@ -8,9 +8,22 @@ import random
 
 rng = random.Random(7)
 SUBJECTS = [
-    "a storm at sea", "a lost child", "the first snow", "an old letter", "a broken clock", "the harbour market",
-    "a stranger at the door", "the night train", "a wedding", "the last ferry", "a quarrel between brothers",
-    "a garden in winter", "a shipwreck", "the village fair", "a silent bell", "the morning fog",
+    "a storm at sea",
+    "a lost child",
+    "the first snow",
+    "an old letter",
+    "a broken clock",
+    "the harbour market",
+    "a stranger at the door",
+    "the night train",
+    "a wedding",
+    "the last ferry",
+    "a quarrel between brothers",
+    "a garden in winter",
+    "a shipwreck",
+    "the village fair",
+    "a silent bell",
+    "the morning fog",
 ]
 PROMPTS = ["Write a short scene about {}", "Tell a brief story about {}", "Describe {}", "Write about {}"]
 OPENINGS = [
