@@ -44,7 +44,7 @@ class TrainerSettings(ZegaSettings):
     """Stop after this many optimizer steps (0 = no limit): bounds CPU jobs."""
     max_seq_len: int = Field(384, ge=16)
     """Longest sequence (prompt + completion) in tokens; longer ones are cut."""
-    batch_tokens: int = Field(2048, ge=64)
+    batch_tokens: int = Field(1024, ge=64)
     """Token budget of one batch (rows x padded length); batches are bucketed by length."""
     max_grad_norm: float = Field(1.0, gt=0)
     """Gradient clipping."""

@@ -25,6 +25,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from zega_common.codec import now
 from zega_common.v1 import events_pb2
 from zega_model import BaseModel, load_base_model
+from zega_model.loader import SMOLLM2, SMOLLM2_NAME
 from zega_trainer.config import TrainerSettings
 from zega_trainer.domain import manifest as lineage
 from zega_trainer.domain import modelfile
@@ -114,6 +115,11 @@ class JobRunner:
         self._base: BaseModel | None = None
         self._base_lock = threading.Lock()
 
+    @property
+    def base_name(self) -> str:
+        """The base model's name as adapters record it (the HF id for the built-in SmolLM2)."""
+        return SMOLLM2_NAME if self.settings.base_model == SMOLLM2 else self.settings.base_model
+
     # control -------------------------------------------------------------------------------------
 
     def cancel(self, user_id: str, why: str = "cancel", job_id: str = "") -> bool:
@@ -165,7 +171,8 @@ class JobRunner:
         record.state, record.attempt, record.owner, record.heartbeat = State.RUNNING, delivered, self.owner, time.time()
         if record.previous_version is None:
             pointer = await self.store.pointer(user_id)
-            record.previous_version = int(pointer["adapter_version"]) if pointer else 0
+            same_base = pointer is not None and pointer.get("base_model") == self.base_name
+            record.previous_version = int(pointer["adapter_version"]) if same_base else 0
         try:
             await claim.save(self.store, record)
         except LostJob:
@@ -344,7 +351,7 @@ class JobRunner:
         )
         system = modelfile.system_prompt(persona, style)
         (adapter_dir / "Modelfile").write_text(modelfile.render(s.ollama_base_tag, system, user_id, version))
-        base_name = self._base.name if self._base is not None else s.base_model
+        base_name = self.base_name
         manifest = lineage.manifest(
             user_id=user_id,
             version=version,
