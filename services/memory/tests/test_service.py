@@ -184,3 +184,18 @@ async def test_consumer_indexes_examples_once_parks_bad_ones_and_forgets(
 
     info = await jetstream.consumer_info(subjects.STREAM_EXAMPLES, subjects.DURABLE_MEMORY)
     assert info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def test_a_batch_that_failed_to_index_is_redelivered(
+    jetstream: JetStreamContext, memory_settings: MemorySettings, embedder: Embedder
+):
+    settings = memory_settings.model_copy(update={"retry_delay_s": 0.3})
+    async with running(settings, embedder) as (memory, _):
+        memory.store.close()  # the store is down: indexing raises
+        subject, body, headers = example("late", "user0", "The fog lifted at last.")
+        await jetstream.publish(subject, body, headers=headers)
+        await asyncio.sleep(1.5)
+        memory.store.open()
+        await eventually(lambda: memory.store.count("user0") == 1)
+    info = await jetstream.consumer_info(subjects.STREAM_EXAMPLES, subjects.DURABLE_MEMORY)
+    assert info.delivered.consumer_seq >= 2 and info.num_ack_pending == 0  # delivered again, then acked

@@ -63,9 +63,13 @@ class MemorySettings(ZegaSettings):
     """StyleSummary reads at most this many of the user's latest texts."""
 
     consume_batch_size: int = Field(32, ge=1, le=512)
-    """example.collected messages pulled and embedded together."""
+    """example.collected messages pulled at once (and embedded together)."""
     consume_batch_timeout_s: float = Field(0.5, gt=0)
-    """How long a pull waits to fill a batch."""
+    """How long one pull waits for messages."""
+    consume_batch_window_s: float = Field(0.02, gt=0)
+    """How long pulled examples wait for each other to be embedded in one pass."""
+    retry_delay_s: float = Field(5.0, ge=0)
+    """A batch that failed to index (embedder or store error) is redelivered after this delay."""
 
     @model_validator(mode="after")
     def _weaviate_needs_url(self) -> MemorySettings:
