@@ -9,6 +9,7 @@ from zega_common.user_id import InvalidUserId
 from zega_common.v1 import events_pb2
 from zega_gateway.domain import adapters, finetune, ids, models, prompt, stats
 from zega_gateway.domain.principal import ADMIN, Principal, bearer_token, is_admin_token, new_user_token, token_key
+from zega_gateway.domain.ttl_cache import TtlCache
 
 
 def test_prompt_is_style_hints_then_previous_stories_then_request():
@@ -143,3 +144,20 @@ def test_model_names():
         models.parse_model("gpt-4")
     with pytest.raises(InvalidArgument):
         models.parse_model("zega-../x")
+
+
+def test_ttl_cache_expires_bounds_and_drops_a_users_entries():
+    now = [0.0]
+    cache = TtlCache(ttl_s=10, max_entries=2, clock=lambda: now[0])
+    cache.put("alice.1", "a")
+    cache.put("bob.1", "b")
+    assert cache.get("alice.1") == "a"
+    cache.put("carl.1", "c")
+    assert cache.get("alice.1") is None and cache.get("bob.1") == "b"
+    cache.drop_prefix("bob.")
+    assert cache.get("bob.1") is None
+    now[0] = 11
+    assert cache.get("carl.1") is None
+    off = TtlCache(ttl_s=0)
+    off.put("k", "v")
+    assert off.get("k") is None

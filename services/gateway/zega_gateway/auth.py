@@ -13,16 +13,21 @@ from nats.js.kv import KeyValue
 
 from zega_common.errors import Unauthenticated
 from zega_gateway.domain.principal import ADMIN, Principal, bearer_token, is_admin_token, new_user_token, token_key
+from zega_gateway.domain.ttl_cache import TtlCache
 from zega_gateway.state import dump, get_json
 
 MISSING = "missing bearer token: send the header 'Authorization: Bearer <token>'"
 
 
 class Authenticator:
-    def __init__(self, admin_token: str, token_ttl_s: float) -> None:
+    """Resolves tokens; a user token's record is cached `cache_s` (its erasure on this replica drops it
+    at once, on other replicas within `cache_s`)."""
+
+    def __init__(self, admin_token: str, token_ttl_s: float, cache_s: float = 0.0) -> None:
         self.admin_token = admin_token
         self.token_ttl_s = token_ttl_s
         self.tokens: KeyValue | None = None
+        self._cache: TtlCache[dict] = TtlCache(cache_s)
 
     def bind(self, tokens: KeyValue) -> None:
         self.tokens = tokens
@@ -34,12 +39,19 @@ class Authenticator:
         if is_admin_token(token, self.admin_token):
             return ADMIN
         key = token_key(token)
-        record = (await get_json(self.tokens, key))[0] if key else None
+        record = self._cache.get(key) if key else None
+        if record is None and key:
+            record = (await get_json(self.tokens, key))[0]
+            if record is not None:
+                self._cache.put(key, record)
         if record is None:
             raise Unauthenticated("invalid or revoked token")
         if datetime.fromisoformat(record["expires_at"]) <= datetime.now(UTC):
             raise Unauthenticated("token expired: ask an admin for a new one (POST /admin/tokens)")
         return Principal(user_id=record["user_id"])
+
+    def forget(self, user_id: str) -> None:
+        self._cache.drop_prefix(f"{user_id}.")
 
     async def issue(self, user_id: str) -> tuple[str, str]:
         """A new token for `user_id` and its expiry (RFC 3339); only its sha256 is stored."""

@@ -23,6 +23,9 @@ class GatewaySettings(ZegaSettings):
     """How long a user token issued by POST /admin/tokens stays valid."""
     generation_ttl_s: float = Field(7 * 24 * 3600.0, gt=0)
     """How long a generation is kept so that POST /feedback can rate it."""
+    token_cache_s: float = Field(10.0, ge=0)
+    """How long a replica keeps a resolved user token in memory (0 = read KV on every request); an
+    erased user's token stops working at once on the replica that erased it, within this on others."""
     tokens_bucket: str = "zega-gateway-tokens"
     """The gateway's KV bucket of user tokens (sha256 of the token, never the token)."""
     generations_bucket: str = "zega-gateway-generations"

@@ -94,7 +94,7 @@ class GatewayService:
     def __init__(self, settings: GatewaySettings, broker: NatsBroker) -> None:
         self.settings = settings
         self.broker = broker
-        self.auth = Authenticator(settings.admin_token, settings.token_ttl_s)
+        self.auth = Authenticator(settings.admin_token, settings.token_ttl_s, settings.token_cache_s)
         self._state: GatewayState | None = None
         self.inference: InferenceClient | None = None
         self.memory: MemoryClient | None = None
@@ -382,6 +382,7 @@ class GatewayService:
     async def erase(self, user_id: str) -> None:
         """The gateway's share of forgetting a user: persona, tokens, kept generations. Idempotent."""
         state = self.state
+        self.auth.forget(user_id)
         await state.personas.purge(user_id)
         await state.erase_prefix(self.settings.tokens_bucket, user_id)
         await state.erase_prefix(self.settings.generations_bucket, user_id)

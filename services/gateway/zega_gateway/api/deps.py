@@ -12,8 +12,8 @@ from zega_gateway.schemas import UserId
 from zega_gateway.service import GatewayService
 
 
-def _service(request: Request) -> GatewayService:
-    return request.app.state.service
+async def _service(request: Request) -> GatewayService:
+    return request.app.state.service  # async: FastAPI would run a plain def in its thread pool
 
 
 Service = Annotated[GatewayService, Depends(_service)]
