@@ -80,19 +80,27 @@ async def run_clients(url: str, tokens: list[str], total: int, use_memory: bool)
     return samples, wall
 
 
-def report(label: str, samples: list[dict], wall: float) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux), to tell the gateway's cost from the machine's load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def report(label: str, samples: list[dict], wall: float, cpu_s: float) -> None:
     total = [s["total"] for s in samples]
     inference = [s.get("inference", 0.0) for s in samples]
     memory = [s.get("memory", 0.0) for s in samples]
     overhead = [s["total"] - s.get("inference", 0.0) for s in samples]
     ms = lambda values, q: percentile(values, q) * 1000  # noqa: E731
     print(f"\n{label}: {len(samples)} requests in {wall:.2f} s = {len(samples) / wall:,.0f} req/s")
+    print(f"  gateway process CPU: {cpu_s / len(samples) * 1000:.2f} ms per request")
     print(f"  {'':<28}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
     for name, values in (
         ("total (client-side)", total),
         ("inference (gRPC call)", inference),
         ("memory (recall + style)", memory),
         ("gateway overhead", overhead),
+        ("  of which not memory", [o - s.get("memory", 0.0) for o, s in zip(overhead, samples, strict=True)]),
     ):
         print(f"  {name:<28}{ms(values, 0.5):>10.2f}{ms(values, 0.99):>10.2f}{statistics.mean(values) * 1000:>10.2f}")
 
@@ -122,7 +130,7 @@ def main() -> int:
             "ZEGA_LOG_LEVEL": "WARNING",
         }
         log = open(Path(tmp) / "gateway.log", "wb")  # noqa: SIM115
-        gateway = subprocess.Popen([sys.executable, *os.environ.get("BENCH_GATEWAY_PREFIX", "").split(), "-m", "zega_gateway.main"], env=env, stdout=log, stderr=log)
+        gateway = subprocess.Popen([sys.executable, "-m", "zega_gateway.main"], env=env, stdout=log, stderr=log)
         try:
             wait_for_port("127.0.0.1", port, 60)
             url = f"http://127.0.0.1:{port}"
@@ -133,13 +141,16 @@ def main() -> int:
             ]
             print(
                 f"gateway pid {gateway.pid}; inference delay {args.inference_ms:g} ms; "
-                f"use_memory={not args.no_memory}; cpus {os.cpu_count()}"
+                f"use_memory={not args.no_memory}; cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}"
             )
             sequential = max(100, args.requests // 10)
-            samples, wall = asyncio.run(run_clients(url, tokens[:1], sequential, not args.no_memory))
-            report("1 client, sequential", samples, wall)
-            samples, wall = asyncio.run(run_clients(url, tokens, args.requests, not args.no_memory))
-            report(f"{args.clients} concurrent clients", samples, wall)
+            for label, clients, count in (
+                ("1 client, sequential", tokens[:1], sequential),
+                (f"{args.clients} concurrent clients", tokens, args.requests),
+            ):
+                cpu_before = cpu_seconds(gateway.pid)
+                samples, wall = asyncio.run(run_clients(url, clients, count, not args.no_memory))
+                report(label, samples, wall, cpu_seconds(gateway.pid) - cpu_before)
         except BaseException:
             log.flush()
             print((Path(tmp) / "gateway.log").read_text(errors="replace")[-3000:], file=sys.stderr)

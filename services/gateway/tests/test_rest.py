@@ -345,6 +345,17 @@ async def test_delete_user_publishes_forget_and_erases_the_gateways_data(gateway
     assert admin.post("/feedback", json={"generation_id": generation_id, "rating": 9}).status_code == 404
 
 
+async def test_a_forget_published_by_anyone_erases_the_gateways_data(gateway, admin, nc):
+    assert admin.put("/user/kim/persona", json={"system_prompt": "p"}).status_code == 200
+    body, headers = codec.encode(events_pb2.ForgetUser(user_id="kim", request_id="r1"), "kim:forget:r1")
+    await nc.jetstream().publish("user.forget.kim", body, headers=headers)
+    for _ in range(100):
+        if admin.get("/user/kim/persona").json()["system_prompt"] == "":
+            break
+        await asyncio.sleep(0.05)
+    assert admin.get("/user/kim/persona").json()["system_prompt"] == ""
+
+
 # --- bad input --------------------------------------------------------------------------------------------
 
 
