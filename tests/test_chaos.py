@@ -124,29 +124,55 @@ async def download_adapter(url: str, prefix: str, into: Path) -> Path:
     return into
 
 
+def say(t0: float, what: str) -> None:
+    print(f"[chaos +{time.monotonic() - t0:6.1f}s] {what}", flush=True)
+
+
+def log_tails(stack: Stack) -> str:
+    out = []
+    for path in sorted((stack.data_dir / "logs").glob("*.log")):
+        lines = path.read_text(errors="replace").splitlines()[-15:]
+        out.append(f"--- {path.name}\n" + "\n".join(line[:300] for line in lines))
+    return "\n".join(out)
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 async def test_pipeline_loses_nothing_when_every_part_dies_once(tmp_path):
     all_examples = [example(user, i) for i in range(PER_USER) for user in USERS]
     chunks = [all_examples[i : i + 50] for i in range(0, len(all_examples), 50)]
     stack = Stack(tmp_path / "zega", ports=free_ports(), nats_port=0, env=ENV)
+    t0 = time.monotonic()
     await asyncio.to_thread(stack.start, 300)
+    say(t0, "stack ready")
     try:
         await publish(stack.nats.url, chunks[0])
         await asyncio.to_thread(stack.kill, "collector")
+        say(t0, "50 published, collector killed")
         await publish(stack.nats.url, chunks[1])
         await asyncio.to_thread(stack.restart, "collector")
+        say(t0, "100 published, collector back")
         await asyncio.to_thread(stack.nats.restart)
+        say(t0, "nats-server restarted")
         await publish(stack.nats.url, chunks[2])
         await asyncio.to_thread(stack.kill, "memory")
         await publish(stack.nats.url, chunks[3])
         await asyncio.to_thread(stack.restart, "memory")
+        say(t0, "200 published, memory killed and back")
         await publish(stack.nats.url, chunks[4] + chunks[5])
+        say(t0, "300 published")
         await asyncio.sleep(15)  # let thresholds fire and a training job start
         for name in ("trainer", "inference", "gateway"):
             await asyncio.to_thread(stack.kill, name)
             await asyncio.to_thread(stack.restart, name, 300)
+            say(t0, f"{name} killed and back")
         await publish(stack.nats.url, all_examples[:30])  # producers retry: duplicates must not count
-        state = await wait_done(stack, 900)
+        try:
+            state = await wait_done(stack, 1200)
+        except AssertionError:
+            print(log_tails(stack))
+            raise
+        say(t0, "every user has 50 examples counted and adapter v1")
 
         for user, entry in state.items():
             assert entry["stats"]["training_examples"] == PER_USER, (user, entry["stats"])
