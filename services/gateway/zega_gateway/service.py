@@ -9,10 +9,11 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from faststream.nats import NatsBroker
 from google.protobuf.message import Message
@@ -55,6 +56,7 @@ from zega_gateway.state import GatewayState, dump, get_json, get_object_json
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 MEMORY_DOWN = "memory unavailable ({}): generated without style hints and previous stories"
 
 
@@ -157,20 +159,16 @@ class GatewayService:
         """Style hints and recalled texts; with memory down, whatever arrived and a notice saying so."""
         async with timings.span("memory"):
             recall, style = await asyncio.gather(
-                self.memory.recall(user_id, query, self.settings.recall_k),
-                self.memory.style_summary(user_id),
-                return_exceptions=True,
+                _attempt(self.memory.recall(user_id, query, self.settings.recall_k)),
+                _attempt(self.memory.style_summary(user_id)),
             )
-        failures = [r for r in (recall, style) if isinstance(r, BaseException)]
-        for failure in failures:
-            if not isinstance(failure, Exception):
-                raise failure
-        stories = [item.text for item in recall.items] if not isinstance(recall, BaseException) else []
-        hints = style.summary if not isinstance(style, BaseException) else ""
-        notice = MEMORY_DOWN.format(failures[0]) if failures else ""
-        if failures:
-            log.warning("prediction without memory: %s", failures[0])
-        return hints, stories, notice
+        stories = [item.text for item in recall.items] if not isinstance(recall, Exception) else []
+        hints = style.summary if not isinstance(style, Exception) else ""
+        failure = next((r for r in (recall, style) if isinstance(r, Exception)), None)
+        if failure is None:
+            return hints, stories, ""
+        log.warning("prediction without (all of) memory: %s", failure)
+        return hints, stories, MEMORY_DOWN.format(failure)
 
     async def _keep_generation(self, user_id: str, request: str, text: str, model: str, version: int) -> str:
         generation_id = ids.new_generation_id(user_id)
@@ -492,6 +490,14 @@ _STREAM_OF = {
     subjects.THRESHOLD_REACHED: subjects.STREAM_TRAINING,
     subjects.USER_FORGET: subjects.STREAM_EVENTS,
 }
+
+
+async def _attempt(call: Awaitable[T]) -> T | Exception:
+    """The call's result, or the error it raised (memory is optional to a prediction)."""
+    try:
+        return await call
+    except Exception as exc:
+        return exc
 
 
 async def _no_memory() -> tuple[str, list[str], str]:
