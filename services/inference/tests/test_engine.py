@@ -183,3 +183,17 @@ def test_sampling_with_a_seed_is_reproducible(tiny_runtime):
         assert collector.done.wait(10)
         outputs.append(collector.tokens[0])
     assert outputs[0] == outputs[1]
+
+
+def test_engine_tokens_equal_transformers_generate(tiny_runtime, adapter_factory, tokenizer):
+    """The KV cache, positions and LoRA of the engine against peft + transformers' own generate."""
+    references = [(None, tiny_llama(0, vocab_from=tokenizer))]
+    for seed, rank in [(1, 4), (2, 8)]:
+        files = adapter_factory(seed, rank)
+        references.append((weights_of(tiny_runtime, files), files.peft_model))
+    for prompt in PROMPTS[:2]:
+        ids = tokenizer(prompt, return_tensors="pt")
+        for weights, model in references:
+            with torch.no_grad():
+                expected = model.generate(**ids, max_new_tokens=16, do_sample=False)[0, ids["input_ids"].shape[1] :]
+            assert run(tiny_runtime, [(prompt, weights)], max_new_tokens=16)[0] == expected.tolist()

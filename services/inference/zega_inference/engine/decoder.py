@@ -56,7 +56,7 @@ class Seq:
     cancelled: bool = False
     finished: str = ""
     generated: int = 0
-    position: int = 0
+    position: int = 0  # where last_token sits in the sequence: its RoPE position
     last_token: int = 0
     generator: torch.Generator | None = None
 
@@ -246,6 +246,8 @@ class Engine:
             logits_to_keep=1,
         )
         self.stats.steps += 1
+        for seq in rows:
+            seq.position += 1
         tokens = sample(out.logits[:, -1, :], [s.sampling for s in rows], [s.generator for s in rows])
         self._accept(rows, tokens)
 
@@ -255,7 +257,6 @@ class Engine:
         for seq, token in zip(rows, tokens, strict=True):
             seq.generated += 1
             seq.last_token = token
-            seq.position += 1
             self.stats.tokens += 1
             if token in self.eos_ids:
                 self._finish(seq, "stop")
