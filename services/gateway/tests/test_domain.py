@@ -161,3 +161,11 @@ def test_ttl_cache_expires_bounds_and_drops_a_users_entries():
     off = TtlCache(ttl_s=0)
     off.put("k", "v")
     assert off.get("k") is None
+
+
+def test_the_gateway_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, zega_gateway.main, zega_gateway.testing; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
