@@ -33,6 +33,7 @@ def make_broker(settings: ZegaSettings, service: str, registry: CollectorRegistr
         [url.strip() for url in settings.nats_url.split(",")],
         name=f"zega-{service}",
         graceful_timeout=30.0,
+        log_level=logging.INFO if settings.access_log else logging.DEBUG,
         max_reconnect_attempts=-1,
         middlewares=[
             NatsTelemetryMiddleware(tracer_provider=provider),

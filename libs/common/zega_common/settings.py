@@ -20,6 +20,8 @@ class ZegaSettings(BaseSettings):
     """Where local state lives (caches, the embedded nats-server's store, the vector index)."""
     log_level: str = "INFO"
     """Python logging level."""
+    access_log: bool = False
+    """Log every consumed message (FastStream's Received/Processed lines); off by default: it costs CPU per message."""
     otlp_endpoint: str = ""
     """OTLP/gRPC endpoint for traces (e.g. http://otel-collector:4317); empty = no export."""
     stream_replicas: int = Field(1, ge=1, le=5)
