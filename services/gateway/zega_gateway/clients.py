@@ -7,13 +7,9 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from zega_common import grpc_client
 from zega_common.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted, Unavailable
 from zega_common.v1 import inference_pb2, inference_pb2_grpc, memory_pb2, memory_pb2_grpc
-
-_OPTIONS = [
-    ("grpc.max_receive_message_length", 8 * 1024 * 1024),
-    ("grpc.keepalive_time_ms", 30_000),
-]
 
 
 def service_error(service: str, addr: str, err: grpc.aio.AioRpcError) -> Exception:
@@ -36,7 +32,7 @@ class InferenceClient:
     def __init__(self, addr: str, timeout_s: float) -> None:
         self.addr = addr
         self.timeout_s = timeout_s
-        self._channel = grpc.aio.insecure_channel(addr, options=_OPTIONS)
+        self._channel = grpc_client.channel(addr)
         self._stub = inference_pb2_grpc.InferenceStub(self._channel)
 
     async def generate(self, request: inference_pb2.GenerateRequest) -> inference_pb2.GenerateResponse:
@@ -66,7 +62,7 @@ class MemoryClient:
     def __init__(self, addr: str, timeout_s: float) -> None:
         self.addr = addr
         self.timeout_s = timeout_s
-        self._channel = grpc.aio.insecure_channel(addr, options=_OPTIONS)
+        self._channel = grpc_client.channel(addr)
         self._stub = memory_pb2_grpc.MemoryStub(self._channel)
 
     async def recall(self, user_id: str, query: str, k: int) -> memory_pb2.RecallResponse:
