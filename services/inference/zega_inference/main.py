@@ -39,6 +39,7 @@ def wire(settings: InferenceSettings, runtime: ModelRuntime | None = None) -> Wi
         settings.base_model,
         settings.data_dir,
         device=settings.device,
+        torch_threads=settings.torch_threads,
         max_lora_rank=settings.max_lora_rank,
         max_batch_size=settings.max_batch_size,
         max_queued=settings.max_queued_requests,
@@ -68,8 +69,9 @@ def wire(settings: InferenceSettings, runtime: ModelRuntime | None = None) -> Wi
 
     async def start_service() -> None:
         pointers = await broker.key_value(subjects.KV_ADAPTERS, declare=False)
-        objects = await broker.object_storage(subjects.OBJECT_STORE_ADAPTERS, declare=False)
-        await service.start(AdapterStore(objects, settings.adapter_cache_max_bytes), pointers)
+        js = broker.connection.jetstream()
+        store = await AdapterStore.open(js, subjects.OBJECT_STORE_ADAPTERS, settings.adapter_cache_max_bytes)
+        await service.start(store, pointers)
 
     app = make_app(
         broker,

@@ -6,16 +6,21 @@ Layout (DESIGN.md and the trainer's contract): `<user_id>/v<N>/adapter_config.js
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import io
 import json
+import logging
 from dataclasses import dataclass
 
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError, ObjectDeletedError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
 from zega_inference.domain.adapter_ref import AdapterKey
 from zega_inference.engine.lora import UnusableAdapter
+
+log = logging.getLogger(__name__)
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
@@ -35,20 +40,46 @@ class AdapterFiles:
 
 
 class AdapterStore:
-    def __init__(self, objects: ObjectStore, max_bytes: int) -> None:
+    def __init__(self, js: JetStreamContext, objects: ObjectStore, bucket: str, max_bytes: int) -> None:
+        self._js = js
         self._objects = objects
+        self._bucket = bucket
         self._max_bytes = max_bytes
 
+    @classmethod
+    async def open(cls, js: JetStreamContext, bucket: str, max_bytes: int) -> AdapterStore:
+        return cls(js, await js.object_store(bucket), bucket, max_bytes)
+
     async def _get(self, name: str) -> bytes:
-        buffer = io.BytesIO()
         try:
             info = await self._objects.get_info(name)
-            if info.size and info.size > self._max_bytes:
-                raise UnusableAdapter(f"{name} is {info.size} bytes; this server keeps at most {self._max_bytes}")
-            await self._objects.get(name, writeinto=buffer)
         except (ObjectNotFoundError, ObjectDeletedError, NotFoundError):
             raise AdapterMissing(f"{name} is not in the adapter store") from None
-        return buffer.getvalue()
+        if info.size and info.size > self._max_bytes:
+            raise UnusableAdapter(f"{name} is {info.size} bytes; this server keeps at most {self._max_bytes}")
+        if not info.size:
+            return b""
+        data = await self._fetch_chunks(info)
+        if info.digest and hashlib.sha256(data).digest() != _digest_bytes(info.digest):
+            raise UnusableAdapter(f"{name} does not match its object-store digest")
+        return data
+
+    async def _fetch_chunks(self, info) -> bytes:
+        """All chunks in one pull request. nats-py's ObjectStore.get reads them through a push consumer,
+        ~0.5 s for a 7 MB adapter here against ~40 ms this way; hot-swap latency is mostly this fetch."""
+        subject = f"$O.{self._bucket}.C.{info.nuid}"
+        sub = await self._js.pull_subscribe(
+            subject,
+            stream=f"OBJ_{self._bucket}",
+            config=ConsumerConfig(ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=5.0),
+        )
+        parts: list[bytes] = []
+        try:
+            while len(parts) < info.chunks:
+                parts.extend(msg.data for msg in await sub.fetch(info.chunks - len(parts), timeout=10))
+        finally:
+            await sub.unsubscribe()
+        return b"".join(parts)
 
     async def expected_sha256(self, key: AdapterKey) -> str:
         """The weights' sha256 from the version's manifest (for versions asked by number)."""
@@ -73,3 +104,9 @@ class AdapterStore:
         if not isinstance(config, dict):
             raise UnusableAdapter(f"{key}/{CONFIG_FILE} is not a JSON object")
         return AdapterFiles(key=key, config=config, weights=weights, sha256=sha)
+
+
+def _digest_bytes(digest: str) -> bytes:
+    """`SHA-256=<base64url>` (the object store's digest) -> the raw 32 bytes."""
+    encoded = digest.split("=", 1)[1].rstrip("=")
+    return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))

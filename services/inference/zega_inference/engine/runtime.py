@@ -52,9 +52,13 @@ class ModelRuntime:
         return cls(model, tokenizer, engine, targets, max_lora_rank, set(names))
 
     @classmethod
-    def load(cls, base_model: str, data_dir: Path, device: str = "auto", **engine_kwargs) -> ModelRuntime:
+    def load(
+        cls, base_model: str, data_dir: Path, device: str = "auto", torch_threads: int = 0, **engine_kwargs
+    ) -> ModelRuntime:
         from zega_model import load_base_model
 
+        if torch_threads:
+            torch.set_num_threads(torch_threads)
         base = load_base_model(base_model, data_dir, device=device)
         return cls.build(base.model, base.tokenizer, names={base_model, base.name}, **engine_kwargs)
 

@@ -1,0 +1,372 @@
+"""Multi-LoRA inference on the real base model (SmolLM2-135M-Instruct) with random rank-16 adapters
+(q,k,v,o, alpha 32, B scaled to a trained adapter's size).
+
+One run, one table:
+1. throughput of N concurrent requests x T new tokens on the engine (continuous batching, batched LoRA):
+   N distinct adapters, 1 shared adapter, the base model only;
+2. the same adapters one request at a time on the engine, and the naive baseline (peft, one request at a
+   time, set_adapter per request, transformers generate);
+3. optionally peft's own mixed-adapter batch (generate(adapter_names=[...])) for comparison;
+4. through the real service (embedded nats-server, object store, KV pointer watch, gRPC): hot-swap
+   latency from the pointer move + adapter.ready to the first response on the new version, and time to
+   first token of a non-resident adapter over a resident one.
+
+EOS is ignored in the throughput runs, so every request generates exactly T tokens.
+
+    .venv/bin/python bench/inference.py [--requests 32] [--new-tokens 32] [--sequential 8] [--swaps 5]
+                                        [--peft-mixed] [--device cpu] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+
+from zega_common import codec, subjects
+from zega_common.nats_server import EmbeddedNats, free_port
+from zega_common.v1 import events_pb2, inference_pb2, inference_pb2_grpc
+from zega_inference.adapters.store import AdapterFiles
+from zega_inference.domain.adapter_ref import AdapterKey
+from zega_inference.domain.request import Sampling
+from zega_inference.engine.decoder import Finished, Seq
+from zega_inference.engine.runtime import ModelRuntime
+from zega_model import load_base_model
+
+DATA_DIR = Path(__file__).resolve().parents[1] / ".zega"
+TOPICS = [
+    "a storm over the sea",
+    "the last train home",
+    "a city under snow",
+    "an old lighthouse",
+    "a market at dawn",
+    "a forgotten garden",
+    "the first day of school",
+    "a letter never sent",
+    "a night in the desert",
+    "a robot learning to paint",
+    "a wedding in the rain",
+    "the smell of bread",
+    "a broken violin",
+    "a dragon who fears fire",
+    "a ship made of glass",
+    "the end of summer",
+]
+
+
+def prompts(tokenizer, n: int) -> list[list[int]]:
+    out = []
+    for i in range(n):
+        words = " ".join(["Please make it vivid."] * (i % 4))
+        chat = [{"role": "user", "content": f"Write about {TOPICS[i % len(TOPICS)]}. {words}"}]
+        out.append(list(tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)["input_ids"]))
+    return out
+
+
+def make_adapters(base_model, count: int, out_dir: Path) -> list[Path]:
+    """`count` random rank-16 PEFT adapter directories, as the trainer would save them."""
+    paths = []
+    model = None
+    for i in range(count):
+        torch.manual_seed(100 + i)
+        config = LoraConfig(
+            r=16,
+            lora_alpha=32,
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+            init_lora_weights=False,
+            task_type="CAUSAL_LM",
+        )
+        if model is None:
+            model = get_peft_model(base_model, config, adapter_name="a0")
+        else:
+            model.add_adapter(f"a{i}", config)
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if f"lora_B.a{i}." in name:
+                    param.mul_(0.05)
+        path = out_dir / f"a{i}"
+        model.save_pretrained(path, selected_adapters=[f"a{i}"])
+        # save_pretrained puts non-default adapters in a subfolder named after them
+        paths.append(path / f"a{i}" if (path / f"a{i}").exists() else path)
+    return paths
+
+
+def files_of(path: Path, key: AdapterKey) -> AdapterFiles:
+    weights = (path / "adapter_model.safetensors").read_bytes()
+    config = json.loads((path / "adapter_config.json").read_text())
+    return AdapterFiles(key, config, weights, hashlib.sha256(weights).hexdigest())
+
+
+def run_engine(runtime: ModelRuntime, jobs, new_tokens: int) -> tuple[float, int]:
+    """Submit every (prompt_ids, weights) at once; seconds until all finished, tokens generated."""
+    done = threading.Event()
+    left = [len(jobs)]
+    tokens = [0]
+    lock = threading.Lock()
+
+    def emit(event):
+        if isinstance(event, Finished):
+            with lock:
+                tokens[0] += event.completion_tokens
+                left[0] -= 1
+                if left[0] == 0:
+                    done.set()
+
+    started = time.perf_counter()
+    for ids, weights in jobs:
+        runtime.engine.submit(Seq(ids, new_tokens, weights, Sampling(), emit))
+    done.wait()
+    return time.perf_counter() - started, tokens[0]
+
+
+def run_one_at_a_time(runtime: ModelRuntime, jobs, new_tokens: int) -> tuple[float, int]:
+    total_s, total_tokens = 0.0, 0
+    for job in jobs:
+        s, t = run_engine(runtime, [job], new_tokens)
+        total_s += s
+        total_tokens += t
+    return total_s, total_tokens
+
+
+def run_naive_peft(peft_model: PeftModel, jobs, names, new_tokens: int) -> tuple[float, int]:
+    """One request at a time, set_adapter per request, transformers generate."""
+    started = time.perf_counter()
+    tokens = 0
+    for (ids, _), name in zip(jobs, names, strict=True):
+        peft_model.set_adapter(name)
+        with torch.no_grad():
+            out = peft_model.generate(
+                input_ids=torch.tensor([ids]),
+                attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens,
+                do_sample=False,
+            )
+        tokens += out.shape[1] - len(ids)
+    return time.perf_counter() - started, tokens
+
+
+def run_peft_mixed(peft_model: PeftModel, tokenizer, jobs, names, new_tokens: int) -> tuple[float, int]:
+    width = max(len(ids) for ids, _ in jobs)
+    ids = torch.full((len(jobs), width), tokenizer.pad_token_id)
+    mask = torch.zeros(len(jobs), width, dtype=torch.long)
+    for i, (p, _) in enumerate(jobs):
+        ids[i, width - len(p) :] = torch.tensor(p)
+        mask[i, width - len(p) :] = 1
+    started = time.perf_counter()
+    with torch.no_grad():
+        out = peft_model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            adapter_names=names,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            do_sample=False,
+        )
+    return time.perf_counter() - started, (out.shape[1] - width) * len(jobs)
+
+
+async def service_latencies(runtime: ModelRuntime, adapter_paths: list[Path], swaps: int, base_name: str):
+    """Hot-swap p50 and TTFT non-resident / resident through NATS + gRPC."""
+    import grpc
+
+    from zega_inference.config import InferenceSettings
+    from zega_inference.main import wire
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedNats(Path(tmp) / "nats") as server:
+        settings = InferenceSettings(
+            nats_url=server.url, data_dir=Path(tmp), grpc_port=free_port(), log_level="WARNING"
+        )
+        wired = wire(settings, runtime)
+        await wired.app.start()
+        import nats
+
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        objects = await js.object_store(subjects.OBJECT_STORE_ADAPTERS)
+        pointers = await js.key_value(subjects.KV_ADAPTERS)
+
+        async def publish(user: str, version: int, path: Path, announce: bool = True) -> float:
+            weights = (path / "adapter_model.safetensors").read_bytes()
+            sha = hashlib.sha256(weights).hexdigest()
+            prefix = f"{user}/v{version}"
+            await objects.put(f"{prefix}/adapter_config.json", (path / "adapter_config.json").read_bytes())
+            await objects.put(f"{prefix}/adapter_model.safetensors", weights)
+            await objects.put(f"{prefix}/manifest.json", json.dumps({"sha256": sha}).encode())
+            moved = time.perf_counter()
+            pointer = {
+                "adapter_version": version,
+                "object_name": prefix,
+                "sha256": sha,
+                "base_model": base_name,
+                "updated_at": datetime.now(UTC).isoformat(),
+            }
+            await pointers.put(user, json.dumps(pointer).encode())
+            if announce:
+                ready = events_pb2.AdapterReady(
+                    user_id=user,
+                    adapter_version=version,
+                    object_name=prefix,
+                    sha256=sha,
+                    base_model=base_name,
+                    size_bytes=len(weights),
+                )
+                data, headers = codec.encode(ready, f"{user}:v{version}")
+                await js.publish(subjects.for_user(subjects.ADAPTER_READY, user), data, headers=headers)
+            return moved
+
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{wired.grpc.port}") as channel:
+            stub = inference_pb2_grpc.InferenceStub(channel)
+
+            def request(user: str, new_tokens: int = 1) -> inference_pb2.GenerateRequest:
+                return inference_pb2.GenerateRequest(
+                    user_id=user, prompt="Write about the sea.", max_new_tokens=new_tokens
+                )
+
+            async def ttft(user: str) -> float:
+                started = time.perf_counter()
+                call = stub.GenerateStream(request(user, 4), timeout=60)
+                chunk = await call.read()
+                elapsed = time.perf_counter() - started
+                while chunk is not grpc.aio.EOF and not chunk.done:
+                    chunk = await call.read()
+                return elapsed
+
+            await stub.Generate(request("warmup"), timeout=60)
+            # hot-swap: a resident user, a new version published; poll until a response is on it
+            swap_ms = []
+            await publish("swapper", 1, adapter_paths[0])
+            await asyncio.sleep(0.2)
+            assert (await stub.Generate(request("swapper"), timeout=60)).adapter_version == 1
+            for k in range(swaps):
+                version = k + 2
+                moved = await publish("swapper", version, adapter_paths[(k + 1) % len(adapter_paths)])
+                while (await stub.Generate(request("swapper"), timeout=60)).adapter_version != version:
+                    pass
+                swap_ms.append((time.perf_counter() - moved) * 1000)
+            # TTFT: first request of users whose adapter is not resident, then again (resident)
+            cold, warm = [], []
+            for k in range(swaps):
+                user = f"ttft{k}"
+                await publish(user, 1, adapter_paths[k % len(adapter_paths)], announce=False)
+                for _ in range(2000):
+                    if user in wired.service.adapters.pointers:
+                        break
+                    await asyncio.sleep(0.005)
+                cold.append(await ttft(user))
+                warm.append(await ttft(user))
+        await nc.close()
+        await wired.app.stop()
+    return swap_ms, cold, warm
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=32)
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--sequential", type=int, default=8, help="requests in the one-at-a-time runs")
+    parser.add_argument("--swaps", type=int, default=5)
+    parser.add_argument("--peft-mixed", action="store_true", help="also time peft's adapter_names batch")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared, busy machine)")
+    args = parser.parse_args()
+    n, t = args.requests, args.new_tokens
+
+    phase = time.perf_counter()
+
+    def log(what: str) -> None:
+        nonlocal phase
+        print(f"  [{time.perf_counter() - phase:6.1f} s] {what}", flush=True)
+        phase = time.perf_counter()
+
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; loading SmolLM2-135M-Instruct ...")
+    runtime = ModelRuntime.load(
+        "smollm2", DATA_DIR, device=args.device, torch_threads=args.threads, max_batch_size=n, max_queued=4 * n
+    )
+    runtime.engine.eos_ids = frozenset()  # every request generates exactly t tokens
+    reference = load_base_model("smollm2", DATA_DIR, device=args.device)
+    log("models loaded")
+    tmp = Path(tempfile.mkdtemp(prefix="zega-bench-"))
+    adapter_paths = make_adapters(reference.model, n, tmp)
+    weights = [runtime.prepare(files_of(p, AdapterKey(f"u{i}", 1))) for i, p in enumerate(adapter_paths)]
+    ids = prompts(runtime.tokenizer, n)
+    log(f"{n} adapters made and prepared")
+    runtime.engine.start()
+    run_engine(runtime, [(ids[i], weights[i]) for i in range(4)], 4)  # warm-up
+
+    rows: list[tuple[str, float, int]] = []
+
+    def record(label: str, result: tuple[float, int]) -> float:
+        seconds, tokens = result
+        rows.append((label, seconds, tokens))
+        return tokens / seconds
+
+    distinct = record(
+        f"{n} concurrent, {n} distinct adapters", run_engine(runtime, list(zip(ids, weights, strict=True)), t)
+    )
+    shared = record(f"{n} concurrent, 1 shared adapter", run_engine(runtime, [(p, weights[0]) for p in ids], t))
+    base = record(f"{n} concurrent, base model only", run_engine(runtime, [(p, None) for p in ids], t))
+    log("batched runs")
+    seq_jobs = list(zip(ids, weights, strict=True))[: args.sequential]
+    one = record(f"one at a time ({args.sequential} requests), engine", run_one_at_a_time(runtime, seq_jobs, t))
+    runtime.engine.stop()
+    log("one-at-a-time run")
+
+    peft_model = PeftModel.from_pretrained(
+        load_base_model("smollm2", DATA_DIR, device=args.device).model, adapter_paths[0], adapter_name="a0"
+    ).eval()
+    for i, path in enumerate(adapter_paths[1:], start=1):
+        peft_model.load_adapter(path, adapter_name=f"a{i}")
+    names = [f"a{i}" for i in range(n)]
+    naive = record(
+        f"naive: one at a time, set_adapter ({args.sequential})",
+        run_naive_peft(peft_model, seq_jobs, names[: args.sequential], t),
+    )
+    mixed = None
+    if args.peft_mixed:
+        mixed = record(
+            f"peft adapter_names batch, {n} distinct",
+            run_peft_mixed(peft_model, runtime.tokenizer, list(zip(ids, weights, strict=True)), names, t),
+        )
+    del peft_model
+    log("peft runs")
+
+    swap_ms, cold, warm = asyncio.run(service_latencies(runtime, adapter_paths, args.swaps, reference.name))
+
+    log("service runs (nats, grpc)")
+    print()
+    print(f"{'run':<52} {'seconds':>8} {'tokens':>7} {'tokens/s':>9}")
+    for label, seconds, tokens in rows:
+        print(f"{label:<52} {seconds:>8.2f} {tokens:>7d} {tokens / seconds:>9.1f}")
+    print()
+    print(f"{'comparison':<52} {'measured':>10} {'goal':>12}")
+    comparisons = [
+        (f"{n} distinct / base-only tokens/s", f"{distinct / base:.2f}", ">= 0.70 (0.88)"),
+        (f"{n} distinct / 1 shared tokens/s", f"{distinct / shared:.2f}", ">= 0.90"),
+        (f"batch of {n} / one at a time, aggregate tokens/s", f"{distinct / one:.1f}x", ">= 8x"),
+        (f"batch of {n} / naive set_adapter baseline", f"{distinct / naive:.1f}x", "(gain)"),
+        ("hot-swap: pointer+adapter.ready -> 1st response, p50", f"{statistics.median(swap_ms):.0f} ms", "<= 250 ms"),
+        ("TTFT non-resident / resident (p50)", f"{statistics.median(cold) / statistics.median(warm):.2f}", "<= 2"),
+    ]
+    if mixed is not None:
+        comparisons.append((f"batched LoRA / peft adapter_names batch ({n})", f"{distinct / mixed:.1f}x", "(gain)"))
+    for label, value, goal in comparisons:
+        print(f"{label:<52} {value:>10} {goal:>12}")
+    print(
+        f"\nhot-swap ms: {[round(x) for x in swap_ms]}; TTFT ms cold {[round(x * 1000) for x in cold]}, "
+        f"warm {[round(x * 1000) for x in warm]}"
+    )
+
+
+if __name__ == "__main__":
+    main()
