@@ -206,11 +206,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=8, help="rows per batch of the Trainer baseline")
     parser.add_argument("--batch-tokens", type=int, default=0, help="our token budget (0 = batch-size x mean length)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads for both (0 = torch default)")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".zega")
     parser.add_argument("--out", type=Path, default=Path("/tmp/zega-bench-trainer"))
     args = parser.parse_args()
 
     settings = TrainerSettings()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     base = load_base_model(settings.base_model, args.data_dir)
     drop_gguf_marker(base.model)
     pad_id = base.tokenizer.pad_token_id

@@ -31,6 +31,7 @@ def data(kit):
 def test_completion_loss_equals_transformers_masked_loss(base, data):
     rows = [encode(base.tokenizer, ex, "", 256) for ex in data.train[:3]]
     batch = collate(rows, base.tokenizer.pad_token_id, torch.device("cpu"))
+    assert batch.prefix >= 8  # the shared-prefix path is the one checked
     with torch.no_grad():
         ours = token_losses(base.model, batch)
         offset = 0

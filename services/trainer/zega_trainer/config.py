@@ -15,6 +15,8 @@ class TrainerSettings(ZegaSettings):
     (a directory with a small saved model makes fast process tests)."""
     device: str = "auto"
     """`auto` (CUDA with bf16 when present, else CPU), `cuda` or `cpu`."""
+    torch_threads: int = Field(0, ge=0)
+    """CPU threads of torch (0 = torch's default, every core); 1 is faster on a small CPU that others share."""
     min_quality: float = Field(7.0, ge=0, le=10)
     """Only examples at or above this score are trained on."""
     min_examples: int = Field(10, ge=3)

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from prometheus_client import Counter, Gauge, Histogram
 
 from zega_common.codec import now
@@ -289,6 +290,8 @@ class JobRunner:
     ) -> SessionResult:
         with self._base_lock:
             if self._base is None:
+                if self.settings.torch_threads:
+                    torch.set_num_threads(self.settings.torch_threads)
                 self._base = load_base_model(self.settings.base_model, self.settings.data_dir, self.settings.device)
             try:
                 return run_session(

@@ -1,8 +1,11 @@
 """Tensors of one bucketed batch and the completion-only, per-example weighted loss.
 
-Rows are right-padded and run without an attention mask: under a causal mask a real token never sees the
-padding after it, and without a padding mask SDPA keeps its fast causal path. The LM head, a fifth of a
-small model's compute, runs only on the positions that predict a completion token.
+Three things keep a step lean:
+- rows are right-padded and run without an attention mask: under a causal mask a real token never sees
+  the padding after it, and without a padding mask SDPA keeps its fast causal path;
+- the prefix every row shares (the chat template's system turn and user header, the persona) runs once
+  per batch, its keys and values broadcast to every row (gradients flow back through the broadcast);
+- the LM head, a fifth of a small model's compute, runs only on positions that predict a completion token.
 """
 
 from __future__ import annotations
@@ -12,17 +15,21 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from transformers import PreTrainedModel
+from transformers import DynamicCache, PreTrainedModel
 
 from zega_trainer.domain.chat import Encoded
+
+MIN_SHARED_PREFIX = 8
 
 
 @dataclass
 class Batch:
     input_ids: torch.Tensor
     """(rows, longest row), right-padded."""
+    prefix: int
+    """Leading tokens identical in every row (run once), 0 when not worth it."""
     positions: torch.Tensor
-    """Flat indices (row * width + t) of the positions whose next token is a completion token."""
+    """Flat indices (row * (width - prefix) + t - prefix) of the positions whose next token is a completion token."""
     targets: torch.Tensor
     weights: torch.Tensor
     """The example's weight, per target token."""
@@ -30,8 +37,22 @@ class Batch:
     """Real (unpadded) tokens in the batch."""
 
 
+def shared_prefix(rows: Sequence[Encoded]) -> int:
+    """Length of the token prefix common to all rows, inside every prompt (so no target falls in it)."""
+    if len(rows) < 2:
+        return 0
+    limit = min(r.prompt_len for r in rows) - 1
+    first = rows[0].input_ids
+    n = 0
+    while n < limit and all(r.input_ids[n] == first[n] for r in rows):
+        n += 1
+    return n if n >= MIN_SHARED_PREFIX else 0
+
+
 def collate(rows: Sequence[Encoded], pad_id: int, device: torch.device) -> Batch:
     width = max(r.length for r in rows)
+    prefix = shared_prefix(rows)
+    span = width - prefix
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     positions: list[int] = []
     targets: list[int] = []
@@ -39,11 +60,12 @@ def collate(rows: Sequence[Encoded], pad_id: int, device: torch.device) -> Batch
     for b, row in enumerate(rows):
         ids[b, : row.length] = torch.tensor(row.input_ids)
         start = max(row.prompt_len, 1)
-        positions += range(b * width + start - 1, b * width + row.length - 1)
+        positions += range(b * span + start - 1 - prefix, b * span + row.length - 1 - prefix)
         targets += row.input_ids[start:]
         weights += [row.weight] * (row.length - start)
     return Batch(
         input_ids=ids.to(device, non_blocking=True),
+        prefix=prefix,
         positions=torch.tensor(positions, dtype=torch.long).to(device, non_blocking=True),
         targets=torch.tensor(targets, dtype=torch.long).to(device, non_blocking=True),
         weights=torch.tensor(weights, dtype=torch.float32).to(device, non_blocking=True),
@@ -51,10 +73,25 @@ def collate(rows: Sequence[Encoded], pad_id: int, device: torch.device) -> Batch
     )
 
 
+def _hidden(decoder: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """Last hidden states of the positions after the shared prefix: (rows, width - prefix, hidden)."""
+    if not batch.prefix:
+        return decoder(input_ids=batch.input_ids, use_cache=False).last_hidden_state
+    rows, width = batch.input_ids.shape
+    cache = decoder(input_ids=batch.input_ids[:1, : batch.prefix], past_key_values=DynamicCache(), use_cache=True)
+    past = cache.past_key_values
+    for layer in past.layers:
+        layer.keys = layer.keys.expand(rows, -1, -1, -1)
+        layer.values = layer.values.expand(rows, -1, -1, -1)
+    position_ids = torch.arange(batch.prefix, width, device=batch.input_ids.device).expand(rows, -1)
+    out = decoder(input_ids=batch.input_ids[:, batch.prefix :], past_key_values=past, position_ids=position_ids)
+    return out.last_hidden_state
+
+
 def token_losses(model: PreTrainedModel, batch: Batch) -> torch.Tensor:
     """Cross-entropy of each completion token (fp32), through the decoder and the LM head on those positions only."""
     causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-    hidden = causal_lm.get_decoder()(input_ids=batch.input_ids, use_cache=False).last_hidden_state
+    hidden = _hidden(causal_lm.get_decoder(), batch)
     picked = hidden.reshape(-1, hidden.shape[-1]).index_select(0, batch.positions)
     logits = causal_lm.get_output_embeddings()(picked).float()
     return F.cross_entropy(logits, batch.targets, reduction="none")
