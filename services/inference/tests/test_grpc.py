@@ -237,3 +237,77 @@ def test_pointer_json_matches_the_trainer_contract():
 
     pointer = {"adapter_version": 3, "object_name": "u/v3", "sha256": "f" * 64, "base_model": "b", "updated_at": "t"}
     assert AdapterPointer.from_json(json.dumps(pointer).encode()).object_name == "u/v3"
+
+
+def fake_ollama(models: set[str], failing: set[str]):
+    """A stand-in Ollama HTTP API (/api/show, streaming /api/chat) for the routing logic."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+
+    async def show(request: Request):
+        name = (await request.json())["model"]
+        if name not in models:
+            return JSONResponse({"error": f"model '{name}' not found"}, status_code=404)
+        return JSONResponse({"modelfile": "", "details": {}, "model_info": {}})
+
+    async def chat(request: Request):
+        body = await request.json()
+        if body["model"] in failing:
+            return JSONResponse({"error": "boom"}, status_code=500)
+
+        async def lines():
+            for piece in ["Hello ", "from ", "Ollama"]:
+                yield (
+                    json.dumps(
+                        {"model": body["model"], "message": {"role": "assistant", "content": piece}, "done": False}
+                    )
+                    + "\n"
+                )
+            yield (
+                json.dumps(
+                    {
+                        "model": body["model"],
+                        "message": {"role": "assistant", "content": ""},
+                        "done": True,
+                        "done_reason": "stop",
+                        "prompt_eval_count": 7,
+                        "eval_count": 3,
+                    }
+                )
+                + "\n"
+            )
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    return Starlette(routes=[Route("/api/show", show, methods=["POST"]), Route("/api/chat", chat, methods=["POST"])])
+
+
+async def test_users_with_an_ollama_model_may_be_served_by_ollama(
+    jetstream, zega_settings, tiny_runtime, adapter_factory, publish
+):
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(fake_ollama({"zega-erin", "zega-frank"}, {"zega-frank"}), port=port, log_level="warning")
+    )
+    serve_task = asyncio.create_task(server.serve())
+    try:
+        async with serving(zega_settings, tiny_runtime, ollama_host=f"http://127.0.0.1:{port}") as (wired, stub, _):
+            files = adapter_factory(1)
+            for user in ("erin", "frank", "gina"):
+                await publish(jetstream, user, 1, files)
+            await wait_until(lambda: {"erin", "frank", "gina"} <= set(wired.service.adapters.pointers))
+            erin = await stub.Generate(req("erin", max_new_tokens=8), timeout=30)
+            assert (erin.text, erin.adapter_version, erin.completion_tokens) == ("Hello from Ollama", 1, 3)
+            local = await stub.Generate(req("erin", max_new_tokens=8, adapter="v1"), timeout=30)  # pinned: local
+            assert local.text != "Hello from Ollama" and local.adapter_version == 1
+            frank = await stub.Generate(req("frank", max_new_tokens=8), timeout=30)  # Ollama fails: local
+            assert frank.text == local.text and frank.adapter_version == 1
+            gina = await stub.Generate(req("gina", max_new_tokens=8), timeout=30)  # no model there: local
+            assert gina.text == local.text
+    finally:
+        server.should_exit = True
+        await serve_task

@@ -6,6 +6,7 @@ Layout (DESIGN.md and the trainer's contract): `<user_id>/v<N>/adapter_config.js
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -92,8 +93,9 @@ class AdapterStore:
 
     async def fetch(self, key: AdapterKey, expected_sha256: str) -> AdapterFiles:
         """Both files of one version; raises AdapterMissing or UnusableAdapter (corrupt) with the reason."""
-        config_bytes = await self._get(f"{key.object_prefix}/{CONFIG_FILE}")
-        weights = await self._get(f"{key.object_prefix}/{WEIGHTS_FILE}")
+        config_bytes, weights = await asyncio.gather(
+            self._get(f"{key.object_prefix}/{CONFIG_FILE}"), self._get(f"{key.object_prefix}/{WEIGHTS_FILE}")
+        )
         sha = hashlib.sha256(weights).hexdigest()
         if sha != expected_sha256:
             raise UnusableAdapter(f"{key}/{WEIGHTS_FILE} has sha256 {sha[:12]}..., expected {expected_sha256[:12]}...")
