@@ -47,11 +47,13 @@ async def running_collector(settings: CollectorSettings) -> AsyncIterator[None]:
     """The collector's broker and handlers in this process (what main.py serves)."""
     await declare_buckets(settings)
     broker = make_broker(settings, "collector", registry=CollectorRegistry())
-    register(broker, settings)
+    examples = register(broker, settings)
     await broker.start()
+    await examples.start()
     try:
         yield
     finally:
+        await asyncio.wait_for(examples.stop(), 30)
         await asyncio.wait_for(broker.stop(), 30)
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from zega_collector.coalesce import Coalescer
 from zega_collector.domain import labels, markers, threshold
+from zega_collector.domain.own_markers import OwnMarkers
 from zega_collector.domain.stats import Contribution, UserStats, add_examples, with_adapter, with_emitted
 
 
@@ -76,19 +74,44 @@ def test_contribution_round_trips() -> None:
     assert Contribution.from_json(item.to_json()) == item
 
 
-async def test_coalescer_shares_one_run_per_user() -> None:
-    runs: list[tuple[str, int]] = []
+def _c(score: float) -> Contribution:
+    return Contribution(score)
 
-    async def run(key: str, position: int) -> int:
-        runs.append((key, position))
-        await asyncio.sleep(0.01)
-        return position
 
-    settle = Coalescer(run)
-    results = await asyncio.gather(*(settle("alice", p) for p in (3, 1, 2, 5)), settle("bob", 4))
-    assert all(r >= p for r, p in zip(results, (3, 1, 2, 5, 4), strict=True))
-    assert len([r for r in runs if r[0] == "alice"]) == 2
-    assert settle._queues == {}
+def test_own_markers_answer_only_for_a_run_of_our_own_positions() -> None:
+    own = OwnMarkers()
+    own.wrote([(12, "alice", _c(1)), (10, "alice", _c(2)), (11, "bob", _c(3))])
+    assert own.run == (10, 12)
+    assert own.between("alice", 9, 12) == [(10, _c(2)), (12, _c(1))]
+    assert own.between("bob", 9, 12) == [(11, _c(3))]
+    assert own.between("alice", 8, 12) is None  # position 9 is not known to be ours
+    assert own.between("alice", 0, 12) is None  # applied_seq 0: new or forgotten, always read
+    assert own.between("alice", 9, 13) is None  # beyond the run
+    own.wrote([(13, "alice", _c(4)), (14, "carol", _c(5))])
+    assert own.run == (10, 14)
+    assert own.between("alice", 10, 13) == [(12, _c(1)), (13, _c(4))]
+
+
+def test_own_markers_run_restarts_after_a_position_not_ours() -> None:
+    own = OwnMarkers()
+    own.wrote([(10, "alice", _c(1)), (11, "alice", _c(2))])
+    own.wrote([(13, "alice", _c(3)), (15, "alice", _c(4)), (16, "bob", _c(5))])  # 12 and 14: someone else
+    assert own.run == (15, 16)
+    assert own.between("alice", 11, 15) is None
+    assert own.between("alice", 14, 16) == [(15, _c(4))]
+
+
+def test_own_markers_forget_applied_and_capacity() -> None:
+    own = OwnMarkers(capacity=3)
+    own.wrote([(1, "alice", _c(1)), (2, "alice", _c(2)), (3, "bob", _c(3))])
+    own.applied("alice", 1)
+    assert own.between("alice", 1, 3) == [(2, _c(2))]
+    own.forget("bob")
+    assert own.between("bob", 2, 3) == []
+    own.wrote([(4, "alice", _c(4)), (5, "alice", _c(5)), (6, "alice", _c(6))])  # over capacity: all dropped
+    assert own.between("alice", 2, 6) is None
+    own.wrote([(7, "alice", _c(7))])
+    assert own.run == (7, 7) and own.between("alice", 6, 7) == [(7, _c(7))]
 
 
 @pytest.mark.parametrize("count,emitted,due", [(0, 0, []), (50, 0, [1]), (250, 3, [4, 5])])

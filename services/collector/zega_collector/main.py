@@ -15,8 +15,14 @@ from zega_common.runtime import make_app, make_broker, serve
 def create_app(settings: CollectorSettings | None = None) -> AsgiFastStream:
     settings = settings or CollectorSettings()
     broker = make_broker(settings, "collector")
-    register(broker, settings)
-    return make_app(broker, settings, on_startup=[functools.partial(declare_buckets, settings)])
+    examples = register(broker, settings)
+    return make_app(
+        broker,
+        settings,
+        on_startup=[functools.partial(declare_buckets, settings)],
+        after_startup=[examples.start],
+        on_shutdown=[examples.stop],
+    )
 
 
 def main() -> None:
