@@ -10,6 +10,7 @@ Three things keep a step lean:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -78,14 +79,19 @@ def _hidden(decoder: torch.nn.Module, batch: Batch) -> torch.Tensor:
     if not batch.prefix:
         return decoder(input_ids=batch.input_ids, use_cache=False).last_hidden_state
     rows, width = batch.input_ids.shape
-    cache = decoder(input_ids=batch.input_ids[:1, : batch.prefix], past_key_values=DynamicCache(), use_cache=True)
-    past = cache.past_key_values
+    past = DynamicCache()
+    decoder(input_ids=batch.input_ids[:1, : batch.prefix], use_cache=True, **{_cache_arg(decoder): past})
     for layer in past.layers:
         layer.keys = layer.keys.expand(rows, -1, -1, -1)
         layer.values = layer.values.expand(rows, -1, -1, -1)
     position_ids = torch.arange(batch.prefix, width, device=batch.input_ids.device).expand(rows, -1)
-    out = decoder(input_ids=batch.input_ids[:, batch.prefix :], past_key_values=past, position_ids=position_ids)
-    return out.last_hidden_state
+    suffix = batch.input_ids[:, batch.prefix :]
+    return decoder(input_ids=suffix, position_ids=position_ids, **{_cache_arg(decoder): past}).last_hidden_state
+
+
+def _cache_arg(decoder: torch.nn.Module) -> str:
+    """transformers 5 renamed `past_key_values` to `cache` (the old name goes in 5.40)."""
+    return "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
 
 
 def token_losses(model: PreTrainedModel, batch: Batch) -> torch.Tensor:
