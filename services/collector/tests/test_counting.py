@@ -10,6 +10,7 @@ import nats
 from nats.js import JetStreamContext
 
 from zega_collector.config import CollectorSettings
+from zega_collector.domain.stats import Contribution
 from zega_collector.ledger import Ledger
 from zega_common import subjects
 from zega_common.codec import encode
@@ -210,3 +211,61 @@ async def test_adapter_ready_and_forget(jetstream: JetStreamContext, settings: C
         assert await stats_of(jetstream, "jill") is None
         await publish_examples(jetstream, examples_for({"jill": 3}, prefix="again"))
         await wait_counts(jetstream, {"jill": 3})
+
+
+async def test_stats_written_but_not_acknowledged_count_once(
+    jetstream: JetStreamContext, settings: CollectorSettings, monkeypatch
+) -> None:
+    """The window after the stats, before the acknowledgement: the batch is handed back and
+    redelivered, and the redelivery only acknowledges."""
+    lost = {"acks": 0}
+    settle = Ledger.settle
+
+    async def settle_then_lose_the_ack(self, user_id, through_seq):
+        stats = await settle(self, user_id, through_seq)
+        if lost["acks"] < 3:
+            lost["acks"] += 1
+            raise ConnectionError("injected: stats written, acknowledgement lost")
+        return stats
+
+    monkeypatch.setattr(Ledger, "settle", settle_then_lose_the_ack)
+    counts = {"kate": 60, "liam": 40}
+    async with running_collector(settings):
+        await publish_examples(jetstream, examples_for(counts))
+        await wait_counts(jetstream, counts)
+    assert lost["acks"] == 3
+    await assert_thresholds(jetstream, counts)
+
+
+async def test_marker_of_another_writer_between_own_markers_is_counted(
+    jetstream: JetStreamContext, nc: nats.NATS, settings: CollectorSettings
+) -> None:
+    """A marker written by another replica that died before settling lies between this
+    collector's own markers: the settlement must read it rather than trust its own positions."""
+    items = examples_for({"mia": 30})
+    async with running_collector(settings):
+        await publish_examples(jetstream, items[:10])
+        await wait_counts(jetstream, {"mia": 10})
+        dead_replica = Ledger(nc, settings)
+        orphan, _ = items[10]
+        claim = await dead_replica.claim("mia", orphan.example_id, Contribution.of(orphan.quality_score, {}))
+        assert claim.first_seen
+        await publish_examples(jetstream, items[11:])
+        await wait_counts(jetstream, {"mia": 30})  # the orphan marker counts...
+        await publish_examples(jetstream, [items[10]])  # ...and its redelivered example does not again
+        found = await wait_counts(jetstream, {"mia": 30})
+    assert found["mia"]["genre_preferences"] == {"sci_fi": 29}  # the orphan marker had no genre
+
+
+async def test_stats_written_by_another_writer_are_not_overwritten_from_cache(
+    jetstream: JetStreamContext, nc: nats.NATS, settings: CollectorSettings
+) -> None:
+    items = examples_for({"noah": 20})
+    async with running_collector(settings):
+        await publish_examples(jetstream, items[:10])
+        await wait_counts(jetstream, {"noah": 10})
+        other = Ledger(nc, settings)
+        await other.record_adapter("noah", version=1, model_name="zega-noah", steps=7, created_at="")
+        await publish_examples(jetstream, items[10:])
+        found = await wait_counts(jetstream, {"noah": 20})
+    assert found["noah"]["adapter_version"] == 1 and found["noah"]["total_training_steps"] == 7
