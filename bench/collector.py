@@ -5,7 +5,7 @@ Two phases in one run, each on a fresh embedded nats-server with the same messag
 2. the real `zega-collector` process, timed until every user's count in KV zega-stats is final.
 Prints examples/s of both, their ratio (goal >= 0.25), and p50/p99 from publish to stats visible.
 
-    .venv/bin/python bench/collector.py [--examples 20000] [--users 100]
+    .venv/bin/python bench/collector.py [--examples 20000] [--users 100] [--batch 256]
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=20_000)
     parser.add_argument("--users", type=int, default=100)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=256, help="pull batch of both consumers")
     parser.add_argument("--plain-consumer", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain_consumer:

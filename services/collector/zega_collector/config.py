@@ -12,9 +12,9 @@ class CollectorSettings(ZegaSettings):
     """Emit threshold.reached at every this many examples of a user."""
     min_quality: float = Field(7.0, ge=0, le=10)
     """Examples at or above this score count as usable for training (stats only; the trainer filters)."""
-    batch_size: int = Field(64, ge=1, le=1024)
-    """Examples fetched per pull request and handled concurrently by one replica (their settlements
-    are shared per user)."""
+    batch_size: int = Field(256, ge=1, le=1024)
+    """Most examples fetched per pull request and handled together by one replica: one settlement
+    per user per batch. A fetch takes what is there at once, so small traffic is not delayed."""
     ack_wait_s: float = Field(30.0, gt=0)
     """How long the server waits for an acknowledgement before redelivering (fixed when the durable
     consumer is first created)."""

@@ -110,6 +110,8 @@ def register(broker: NatsBroker, settings: CollectorSettings) -> BatchConsumer:
         for msg in msgs:
             await msg.nak(delay=settings.retry_delay_s)
 
+    first_seen, seen_before = metrics.EXAMPLES.labels("first_seen"), metrics.EXAMPLES.labels("seen_before")
+
     async def on_examples(batch: list[Msg]) -> None:
         """Mark every example seen, then settle each user once up to its last mark."""
         metrics.BATCH_SIZE.observe(len(batch))
@@ -131,7 +133,7 @@ def register(broker: NatsBroker, settings: CollectorSettings) -> BatchConsumer:
             if not isinstance(claim, Claim):
                 failed.append((msg, claim))
                 continue
-            metrics.EXAMPLES.labels("first_seen" if claim.first_seen else "seen_before").inc()
+            (first_seen if claim.first_seen else seen_before).inc()
             through, msgs = users.get(user_id, (0, []))
             msgs.append(msg)
             users[user_id] = (max(through, claim.seq), msgs)
