@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
+from opentelemetry import propagate, trace
 
 from zega_inference import metrics
 from zega_inference.adapters.store import AdapterFiles, AdapterMissing, AdapterStore
@@ -25,6 +27,7 @@ from zega_inference.domain.adapter_ref import AdapterKey, AdapterMode, AdapterPo
 from zega_inference.engine.lora import LoRAWeights, UnusableAdapter
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 MAX_REMEMBERED_FAILURES = 1024
 
@@ -49,6 +52,14 @@ class Resolution:
 
 
 BASE = Resolution(None, 0)
+
+
+def _trace_context(value: bytes):
+    try:
+        carrier = json.loads(value)
+    except ValueError:
+        return None
+    return propagate.extract(carrier) if isinstance(carrier, dict) else None
 
 
 def _fallback(kind: str, reason: str) -> Resolution:
@@ -145,9 +156,13 @@ class AdapterManager:
             return
         metrics.ADAPTER_SWAPS.inc()
         key = AdapterKey(user_id, pointer.version)
-        if self._is_resident_user(user_id) and self._base_fits(pointer) is None:
-            log.info("pointer of %s moved to v%d; preloading", user_id, pointer.version)
-            self._start_load(key, pointer.sha256)
+        # The trainer writes its trace context into the pointer: the swap joins the training's trace.
+        with tracer.start_as_current_span("zega.adapter.swap", context=_trace_context(value)) as span:
+            span.set_attribute("zega.adapter_version", pointer.version)
+            if self._is_resident_user(user_id) and self._base_fits(pointer) is None:
+                log.info("pointer of %s moved to v%d; preloading", user_id, pointer.version)
+                span.set_attribute("zega.preload", True)
+                self._start_load(key, pointer.sha256)
 
     def _is_resident_user(self, user_id: str) -> bool:
         return any(key.user_id == user_id for key in self.cache)
