@@ -64,6 +64,9 @@ def cached_smollm2(cache_root: Path) -> Path:
         if model.config.tie_word_embeddings:
             state.pop("lm_head.weight", None)
         save_file(state, tmp / "model.safetensors", metadata={"format": "pt"})
+        # The cache holds plain fp32 weights: without the gguf marker, transformers' Trainer accepts it.
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
         model.config.save_pretrained(tmp)
         model.generation_config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

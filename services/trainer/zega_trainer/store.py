@@ -10,6 +10,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from opentelemetry import propagate
 
 from zega_common import codec, subjects
 from zega_common.v1 import events_pb2
@@ -168,6 +169,8 @@ class TrainerStore:
             return None
 
     async def put_pointer(self, user_id: str, pointer: dict) -> None:
+        """Move the pointer; it carries the job's trace context, so the inference swap joins the trace."""
+        propagate.inject(pointer)
         await self.pointers.put(user_id, json.dumps(pointer).encode())
 
     async def download_adapter(self, prefix: str) -> dict[str, bytes] | None:

@@ -6,6 +6,7 @@ import logging
 
 import grpc
 
+from zega_common import grpc_client
 from zega_common.v1 import memory_pb2, memory_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ async def style_summary(addr: str, user_id: str, timeout_s: float) -> str:
     if not addr:
         return ""
     try:
-        async with grpc.aio.insecure_channel(addr) as channel:
+        async with grpc_client.channel(addr) as channel:
             stub = memory_pb2_grpc.MemoryStub(channel)
             response = await stub.StyleSummary(memory_pb2.StyleSummaryRequest(user_id=user_id), timeout=timeout_s)
     except grpc.aio.AioRpcError as exc:
