@@ -1,6 +1,6 @@
 """The reduced `zega demo` (few training steps) as CI runs it: 0 -> 50 examples -> adapter.ready ->
 generation with the adapter; every service exports its spans to a real OTLP receiver, and the 50th
-example's trace runs from the gateway through the collector to the trainer."""
+example's trace runs from the gateway through the collector and the trainer to the inference swap."""
 
 import json
 import os
@@ -42,4 +42,4 @@ def test_quick_demo_trains_an_adapter_uses_it_and_traces_the_pipeline(tmp_path):
         threshold_spans = [s for s in sink.spans if s.service == "zega-collector" and "threshold.reached" in s.name]
         assert threshold_spans, sorted({(s.service, s.name) for s in sink.spans})
         chain = sink.services_in_trace(threshold_spans[0].trace_id)
-        assert {"zega-gateway", "zega-collector", "zega-trainer"} <= chain, chain
+        assert {"zega-gateway", "zega-collector", "zega-trainer", "zega-inference"} <= chain, chain
