@@ -12,13 +12,13 @@ from nats.js.api import DeliverPolicy
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from opentelemetry import propagate
 
-from zega_common import codec, subjects
+from zega_common import adapter_layout, codec, subjects
 from zega_common.v1 import events_pb2
 from zega_trainer.domain.jobs import JobRecord, user_filter, versions_key
 
 log = logging.getLogger(__name__)
 
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+ADAPTER_FILES = (adapter_layout.CONFIG_FILE, adapter_layout.WEIGHTS_FILE)
 
 
 class LostJob(Exception):

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from zega_common import adapter_layout
 from zega_common.errors import FailedPrecondition, InvalidArgument, NotFound
 
 
 def manifest_name(user_id: str, version: int) -> str:
-    return f"{user_id}/v{version}/manifest.json"
+    return adapter_layout.object_path(user_id, version, adapter_layout.MANIFEST_FILE)
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,10 @@ def rollback_target(current_version: int, wanted: int, available: set[int]) -> i
 
 def pointer_for(user_id: str, manifest: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """The KV zega-adapters pointer that makes inference serve the manifest's version."""
-    version = int(manifest["adapter_version"])
-    return {
-        "adapter_version": version,
-        "object_name": f"{user_id}/v{version}",
-        "sha256": str(manifest.get("sha256") or ""),
-        "base_model": str(manifest.get("base_model") or ""),
-        "updated_at": (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
-    }
+    return adapter_layout.pointer(
+        user_id,
+        int(manifest["adapter_version"]),
+        str(manifest.get("sha256") or ""),
+        str(manifest.get("base_model") or ""),
+        (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
+    )

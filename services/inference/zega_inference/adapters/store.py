@@ -18,14 +18,15 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError, ObjectDeletedError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
+from zega_common import adapter_layout
 from zega_inference.domain.adapter_ref import AdapterKey
 from zega_inference.engine.lora import UnusableAdapter
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = "adapter_config.json"
-WEIGHTS_FILE = "adapter_model.safetensors"
-MANIFEST_FILE = "manifest.json"
+CONFIG_FILE = adapter_layout.CONFIG_FILE
+WEIGHTS_FILE = adapter_layout.WEIGHTS_FILE
+MANIFEST_FILE = adapter_layout.MANIFEST_FILE
 
 
 class AdapterMissing(UnusableAdapter):

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from zega_common import adapter_layout
 from zega_common.errors import InvalidArgument
 
 _VERSION = re.compile(r"^v([1-9][0-9]{0,8})$")
@@ -47,7 +48,7 @@ class AdapterKey:
 
     @property
     def object_prefix(self) -> str:
-        return f"{self.user_id}/v{self.version}"
+        return adapter_layout.object_prefix(self.user_id, self.version)
 
     def __str__(self) -> str:
         return self.object_prefix

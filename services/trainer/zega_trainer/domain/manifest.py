@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from zega_common.adapter_layout import object_prefix, pointer
 
-def object_prefix(user_id: str, version: int) -> str:
-    return f"{user_id}/v{version}"
+__all__ = ["Metrics", "dump", "manifest", "object_prefix", "pointer"]
 
 
 @dataclass(frozen=True)
@@ -62,16 +62,6 @@ def manifest(
         "total_training_steps": total_training_steps,
         "training_time_seconds": round(training_time_seconds, 3),
         "warm_start_version": previous_version or 0,
-    }
-
-
-def pointer(user_id: str, version: int, sha256: str, base_model: str, updated_at: str) -> dict[str, Any]:
-    return {
-        "adapter_version": version,
-        "object_name": object_prefix(user_id, version),
-        "sha256": sha256,
-        "base_model": base_model,
-        "updated_at": updated_at,
     }
 
 

@@ -1,0 +1,32 @@
+"""Where adapters live (DESIGN.md): objects `<user_id>/v<N>/<file>` in object store zega-adapters, and
+the KV zega-adapters pointer `<user_id>` that inference follows. The trainer writes both, the gateway
+reads manifests and moves pointers (rollback), inference reads them: one spelling for all three."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CONFIG_FILE = "adapter_config.json"
+WEIGHTS_FILE = "adapter_model.safetensors"
+MODELFILE = "Modelfile"
+MANIFEST_FILE = "manifest.json"
+
+
+def object_prefix(user_id: str, version: int) -> str:
+    """`alice`, 3 -> `alice/v3` (AdapterReady.object_name)."""
+    return f"{user_id}/v{version}"
+
+
+def object_path(user_id: str, version: int, file: str) -> str:
+    return f"{object_prefix(user_id, version)}/{file}"
+
+
+def pointer(user_id: str, version: int, sha256: str, base_model: str, updated_at: str) -> dict[str, Any]:
+    """The pointer document: sha256 is that of adapter_model.safetensors; updated_at RFC 3339."""
+    return {
+        "adapter_version": version,
+        "object_name": object_prefix(user_id, version),
+        "sha256": sha256,
+        "base_model": base_model,
+        "updated_at": updated_at,
+    }
