@@ -39,10 +39,15 @@ async def test_plain_client_example_is_stored_and_garbage_crashes_nothing(stack)
     assert all(proc.alive() and proc.ready() for proc in stack.procs.values())
 
 
-def test_metrics_endpoints_answer(stack):
+def test_metrics_endpoints_answer_with_bounded_labels(stack):
+    """Runs after alice's example went through: no series may name her (one series per user would not scale)."""
     import httpx
 
+    texts = []
     for name, proc in stack.procs.items():
         url = proc.ready_url.replace("/readyz", "/metrics")
         reply = httpx.get(url, timeout=5)
         assert reply.status_code == 200 and "python_info" in reply.text, name
+        assert "alice" not in reply.text, name
+        texts.append(reply.text)
+    assert 'example.collected.*"' in "".join(texts)
