@@ -29,7 +29,9 @@ from zega_common.v1 import events_pb2
 
 DATA = Path(__file__).with_name("data") / "voices.jsonl"
 DEMO_PROMPTS = ["Describe a forest that remembers", "Write a scene in a ruined cathedral"]
-QUICK_ENV = {"ZEGA_MAX_STEPS": "6", "ZEGA_EPOCHS": "1"}
+# Training report points at every step; the full demo trains 4 epochs (~25 steps, a few minutes on 2 cores).
+DEMO_ENV = {"ZEGA_PROGRESS_EVERY_STEPS": "1", "ZEGA_EPOCHS": "4"}
+QUICK_ENV = {"ZEGA_PROGRESS_EVERY_STEPS": "1", "ZEGA_MAX_STEPS": "6", "ZEGA_EPOCHS": "1"}
 
 FAILED_STATES = (
     events_pb2.TRAINING_STATE_FAILED,
@@ -148,7 +150,7 @@ def run_demo(settings: StackSettings, quick: bool = False, voice: str = "mara", 
     run = DemoRun(user_id)
     data_dir = settings.data_dir.resolve()
     token = ensure_admin_token(settings.admin_token, data_dir)
-    env = {"ZEGA_ADMIN_TOKEN": token} | (QUICK_ENV if quick else {})
+    env = {"ZEGA_ADMIN_TOKEN": token} | (QUICK_ENV if quick else DEMO_ENV)
     stack = Stack(data_dir, ports=free_ports(), nats_port=0, env=env)
     rows = load_voice(voice)[: settings.threshold]
     t_start = time.monotonic()
