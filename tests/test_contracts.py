@@ -21,3 +21,12 @@ def test_gateway_and_collector_do_not_import_torch():
     code = "import sys, zega_gateway.main, zega_collector.main, zega_memory.config; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_zega_settings_lists_every_service_setting():
+    exe = Path(sys.executable).parent / "zega"
+    out = subprocess.run([str(exe), "settings"], capture_output=True, text=True, check=True).stdout
+    for var in ("ZEGA_NATS_URL", "ZEGA_THRESHOLD", "ZEGA_BASE_MODEL", "ZEGA_MEMORY_BACKEND", "ZEGA_ADMIN_TOKEN"):
+        assert f"`{var}`" in out
+    for service in ("gateway", "collector", "trainer", "inference", "memory"):
+        assert service in out
