@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import nats
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -142,7 +143,9 @@ def side_by_side(client: httpx.Client, user_id: str, run: DemoRun, max_tokens: i
             reply.raise_for_status()
             outs[custom] = reply.json()
         run.generations.append({"prompt": prompt, "base": outs[False], "adapter": outs[True]})
-        table.add_row(prompt, outs[False]["text"], f"[v{outs[True]['adapter_version']}] {outs[True]['text']}")
+        table.add_row(
+            prompt, escape(outs[False]["text"]), escape(f"(v{outs[True]['adapter_version']}) {outs[True]['text']}")
+        )
     console.print(table)
 
 
