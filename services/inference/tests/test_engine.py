@@ -10,13 +10,15 @@ import time
 import pytest
 import torch
 from safetensors.torch import load as load_safetensors
+from transformers.cache_utils import DynamicLayer
 
 from zega_common.errors import ResourceExhausted
 from zega_inference.adapters.store import AdapterFiles
 from zega_inference.domain.adapter_ref import AdapterKey
 from zega_inference.domain.request import Sampling
-from zega_inference.engine import lora
-from zega_inference.engine.decoder import Finished, Seq, Tokens
+from zega_inference.engine import kv, lora
+from zega_inference.engine.decoder import Finished, Seq, Tokens, prefill_groups
+from zega_inference.engine.lm_head import pack_lm_head
 from zega_inference.engine.lora import UnusableAdapter
 from zega_inference.engine.runtime import ModelRuntime
 from zega_model import tiny_llama
@@ -197,3 +199,38 @@ def test_engine_tokens_equal_transformers_generate(tiny_runtime, adapter_factory
             with torch.no_grad():
                 expected = model.generate(**ids, max_new_tokens=16, do_sample=False)[0, ids["input_ids"].shape[1] :]
             assert run(tiny_runtime, [(prompt, weights)], max_new_tokens=16)[0] == expected.tolist()
+
+
+def test_prefill_groups_keep_padding_low():
+    lengths = [40, 3, 41, 52, 39, 50, 1]
+    groups = prefill_groups(lengths, max_padding=0.1)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for group in groups:
+        longest, real = max(lengths[i] for i in group), sum(lengths[i] for i in group)
+        assert len(group) * longest <= real * 1.1 or len(group) == 1
+    assert prefill_groups([7] * 5) == [[0, 1, 2, 3, 4]]
+    assert prefill_groups([]) == []
+
+
+def test_growing_kv_layer_equals_transformers_dynamic_layer():
+    """Appends, whole-tensor sets (rows joining/leaving) and appends again give what DynamicLayer gives."""
+    torch.manual_seed(0)
+    grow, plain = kv.GrowingLayer(), DynamicLayer()
+    for step in range(kv.HEADROOM + 5):  # past the first buffer's room
+        k, v = torch.randn(2, 3, 4 if step == 0 else 1, 8), torch.randn(2, 3, 4 if step == 0 else 1, 8)
+        got, want = grow.update(k, v), plain.update(k, v)
+        assert all(torch.equal(g, w) for g, w in zip(got, want, strict=True))
+    for layer in (grow, plain):
+        layer.keys, layer.values = layer.keys[1:], layer.values[1:]  # a row leaves
+    k, v = torch.randn(1, 3, 1, 8), torch.randn(1, 3, 1, 8)
+    assert all(torch.equal(g, w) for g, w in zip(grow.update(k, v), plain.update(k, v), strict=True))
+    assert grow.get_seq_length() == plain.get_seq_length() == kv.HEADROOM + 9
+
+
+def test_packed_lm_head_gives_the_same_logits():
+    model = tiny_llama(0)
+    plain = model.get_output_embeddings()
+    assert pack_lm_head(model)
+    x = torch.randn(2, 5, plain.in_features)
+    with torch.no_grad():
+        assert torch.allclose(model.get_output_embeddings()(x), plain(x), atol=1e-5)

@@ -26,6 +26,9 @@ from zega_inference.engine.sampler import make_generator, sample
 
 log = logging.getLogger(__name__)
 
+PREFILL_MAX_PADDING = 0.10
+"""Joiners prefill in one forward while left padding stays under this share of their tokens."""
+
 
 @dataclass(frozen=True)
 class Tokens:
@@ -67,6 +70,23 @@ class EngineStats:
     prefills: int = 0
     tokens: int = 0
     regathers: int = 0
+
+
+def prefill_groups(lengths: Sequence[int], max_padding: float = PREFILL_MAX_PADDING) -> list[list[int]]:
+    """Indices by ascending length, cut where padding to the group's longest would exceed max_padding
+    of the group's real tokens."""
+    groups: list[list[int]] = []
+    group: list[int] = []
+    real = 0
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if group and (len(group) + 1) * lengths[i] > (real + lengths[i]) * (1 + max_padding):
+            groups.append(group)
+            group, real = [], 0
+        group.append(i)
+        real += lengths[i]
+    if group:
+        groups.append(group)
+    return groups
 
 
 class Engine:
@@ -200,6 +220,11 @@ class Engine:
         return joiners
 
     def _prefill(self, joiners: list[Seq]) -> None:
+        """Joiners of similar length prefill together: left padding costs as much as real tokens."""
+        for group in prefill_groups([len(s.prompt_ids) for s in joiners]):
+            self._prefill_group([joiners[i] for i in group])
+
+    def _prefill_group(self, joiners: list[Seq]) -> None:
         width = max(len(s.prompt_ids) for s in joiners)
         ids = torch.zeros(len(joiners), width, dtype=torch.long)
         mask = torch.zeros(len(joiners), width, dtype=torch.long)
@@ -210,7 +235,7 @@ class Engine:
             seq.position = n
             seq.generator = make_generator(seq.sampling, self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache(config=self.model.config)
+        cache = kv.new_cache(self.model.config)
         self.lora.use([s.adapter for s in joiners])
         out = self.model(
             input_ids=ids.to(self.device),
@@ -228,7 +253,7 @@ class Engine:
         else:
             self._cache, self._mask = kv.concat(self._cache, self._mask, cache, mask)
         self._active.extend(joiners)
-        self._joining = 0
+        self._joining = max(0, self._joining - len(joiners))
         self._accept(joiners, tokens)
 
     def _decode_step(self) -> None:

@@ -3,12 +3,65 @@ length and concatenated) and leave (rows selected, all-padding columns trimmed) 
 
 Each row keeps its true positions (RoPE is applied when keys are written), so the padding only shows
 in the attention mask, where it is masked out.
+
+transformers' DynamicLayer appends each step's key and value with torch.cat, a copy of the whole cache per
+layer and step (an eighth of a 32-row decoding step on CPU); `GrowingLayer` writes into spare room instead
+and copies only when the room runs out.
 """
 
 from __future__ import annotations
 
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
+
+HEADROOM = 64
+"""Spare positions a layer allocates when it grows: one copy per HEADROOM decoding steps."""
+
+
+class GrowingLayer(DynamicLayer):
+    """A DynamicLayer whose keys and values are views into buffers with room for more positions."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, torch.Tensor | None] = {"keys": None, "values": None}
+        self._used = {"keys": 0, "values": 0}
+        super().__init__()
+
+    def _view(self, name: str) -> torch.Tensor | None:
+        buffer = self._buffers[name]
+        return buffer if buffer is None else buffer[..., : self._used[name], :]
+
+    def _set(self, name: str, t: torch.Tensor | None) -> None:
+        """Setting a whole tensor (concat, select) makes it the buffer, full: the next update grows it."""
+        full = t is not None and t.ndim == 4
+        self._buffers[name], self._used[name] = (t, t.shape[-2]) if full else (None, 0)
+
+    keys = property(lambda self: self._view("keys"), lambda self, t: self._set("keys", t))
+    values = property(lambda self: self._view("values"), lambda self, t: self._set("values", t))
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        return self._append("keys", key_states), self._append("values", value_states)
+
+    def _append(self, name: str, new: torch.Tensor) -> torch.Tensor:
+        buffer, used = self._buffers[name], self._used[name]
+        end = used + new.shape[-2]
+        if buffer is None or end > buffer.shape[-2]:
+            grown = new.new_empty(*new.shape[:-2], end + HEADROOM, new.shape[-1])
+            if buffer is not None and used:
+                grown[..., :used, :] = buffer[..., :used, :]
+            self._buffers[name] = buffer = grown
+        buffer[..., used:end, :] = new
+        self._used[name] = end
+        return buffer[..., :end, :]
+
+
+def new_cache(config) -> DynamicCache:
+    """An empty cache for the model, with GrowingLayer where transformers would use a plain DynamicLayer."""
+    cache = DynamicCache(config=config)
+    cache.layers = [GrowingLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    return cache
 
 
 def _pad_left(t: torch.Tensor, width: int) -> torch.Tensor:

@@ -15,6 +15,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from zega_inference.adapters.store import AdapterFiles
 from zega_inference.engine import lora
 from zega_inference.engine.decoder import Engine
+from zega_inference.engine.lm_head import pack_lm_head
 from zega_inference.engine.lora import LoRAWeights, UnusableAdapter
 
 
@@ -40,6 +41,7 @@ class ModelRuntime:
         max_prefill_tokens: int = 8192,
     ) -> ModelRuntime:
         model.eval()
+        pack_lm_head(model)
         batch, targets = lora.install(model)
         engine = Engine(
             model,
