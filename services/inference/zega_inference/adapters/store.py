@@ -52,19 +52,19 @@ class AdapterStore:
     async def open(cls, js: JetStreamContext, bucket: str, max_bytes: int) -> AdapterStore:
         return cls(js, await js.object_store(bucket), bucket, max_bytes)
 
-    async def _get(self, name: str) -> bytes:
+    async def _get(self, name: str) -> tuple[bytes, str]:
+        """The object's bytes and their sha256 (hex), checked against the object store's digest."""
         try:
             info = await self._objects.get_info(name)
         except (ObjectNotFoundError, ObjectDeletedError, NotFoundError):
             raise AdapterMissing(f"{name} is not in the adapter store") from None
         if info.size and info.size > self._max_bytes:
             raise UnusableAdapter(f"{name} is {info.size} bytes; this server keeps at most {self._max_bytes}")
-        if not info.size:
-            return b""
-        data = await self._fetch_chunks(info)
-        if info.digest and hashlib.sha256(data).digest() != _digest_bytes(info.digest):
+        data = await self._fetch_chunks(info) if info.size else b""
+        digest = hashlib.sha256(data).digest()
+        if info.digest and digest != _digest_bytes(info.digest):
             raise UnusableAdapter(f"{name} does not match its object-store digest")
-        return data
+        return data, digest.hex()
 
     async def _fetch_chunks(self, info) -> bytes:
         """All chunks in one pull request. nats-py's ObjectStore.get reads them through a push consumer,
@@ -85,7 +85,7 @@ class AdapterStore:
 
     async def expected_sha256(self, key: AdapterKey) -> str:
         """The weights' sha256 from the version's manifest (for versions asked by number)."""
-        data = await self._get(f"{key.object_prefix}/{MANIFEST_FILE}")
+        data, _ = await self._get(f"{key.object_prefix}/{MANIFEST_FILE}")
         try:
             sha = json.loads(data)["sha256"]
         except (ValueError, KeyError, TypeError):
@@ -94,10 +94,9 @@ class AdapterStore:
 
     async def fetch(self, key: AdapterKey, expected_sha256: str) -> AdapterFiles:
         """Both files of one version; raises AdapterMissing or UnusableAdapter (corrupt) with the reason."""
-        config_bytes, weights = await asyncio.gather(
+        (config_bytes, _), (weights, sha) = await asyncio.gather(
             self._get(f"{key.object_prefix}/{CONFIG_FILE}"), self._get(f"{key.object_prefix}/{WEIGHTS_FILE}")
         )
-        sha = hashlib.sha256(weights).hexdigest()
         if sha != expected_sha256:
             raise UnusableAdapter(f"{key}/{WEIGHTS_FILE} has sha256 {sha[:12]}..., expected {expected_sha256[:12]}...")
         try:
