@@ -1,7 +1,11 @@
 """Trainer throughput and quality: our LoRA loop against a plain transformers `Trainer`, same data, same LoRA.
 
 One run, the real base model (SmolLM2-135M-Instruct; CUDA + bf16 when present), the trainer's style data set
-(a lighthouse keeper's log, services/trainer/tests/data/style.jsonl), the same held-out split:
+(a lighthouse keeper's log, services/trainer/tests/data/style.jsonl), the same held-out split, in two shapes:
+- uniform: the set as it is, every example 111-127 tokens (batches of 8 are 3.7% padding);
+- mixed: the same prompts with completions from one sentence to four log entries (43-377 tokens),
+  as a writing product's users send them (a note, a post, a page); fixed by a seed.
+For each shape:
 1. baseline: transformers `Trainer`, per_device_train_batch_size rows padded to the longest of each batch,
    labels -100 on the prompt (the usual completion-only recipe), the same epochs and learning rate;
 2. ours: `zega_trainer.training` (length-bucketed batches under a token budget, no padding mask, the LM head
@@ -9,7 +13,7 @@ One run, the real base model (SmolLM2-135M-Instruct; CUDA + bf16 when present), 
 Prints tokens/s (real tokens, padding not counted) of each and the ratio (goal >= 1.3x), held-out loss of
 each (ours no worse), peak memory, and held-out loss of the base model vs our adapter (the style learned).
 
-    .venv/bin/python bench/trainer.py [--examples 50] [--epochs 1] [--batch-size 8]
+    .venv/bin/python bench/trainer.py [--examples 50] [--epochs 1] [--batch-size 8] [--shapes uniform,mixed]
 """
 
 from __future__ import annotations
@@ -89,8 +93,24 @@ def drop_gguf_marker(model) -> None:
         model.hf_quantizer.remove_quantization_config(model)
 
 
-def load_data(n: int, settings: TrainerSettings):
+def mixed_lengths(rows: list[dict], seed: int = 0) -> list[dict]:
+    """The same prompts, each completion cut to its first sentence or grown to 2-4 consecutive entries."""
+    rng = random.Random(seed)
+    out = []
+    for i, row in enumerate(rows):
+        entries = rng.choice([0, 1, 1, 2, 2, 3, 4])
+        if entries == 0:
+            completion = row["completion"].split(". ")[0] + "."
+        else:
+            completion = "\n\n".join(rows[(i + k) % len(rows)]["completion"] for k in range(entries))
+        out.append({**row, "completion": completion})
+    return out
+
+
+def load_data(n: int, settings: TrainerSettings, shape: str):
     rows = [json.loads(line) for line in STYLE.read_text().splitlines() if line.strip()][:n]
+    if shape == "mixed":
+        rows = mixed_lengths(rows)
     collected = [
         events_pb2.ExampleCollected(
             example_id=f"style-{i}",
@@ -166,7 +186,7 @@ def run_baseline(base, train_rows, eval_rows, settings, args, pad_id) -> dict:
     return result
 
 
-def run_ours(base, train_rows, eval_rows, settings, args, pad_id) -> dict:
+def run_ours(base, train_rows, eval_rows, settings, args, pad_id, batch_tokens: int) -> dict:
     config = lora_config(settings.lora_rank, settings.lora_alpha, settings.lora_dropout, settings.lora_target_modules)
     model, _ = attach(base.model, config, None, settings.seed)
     with model.disable_adapter():
@@ -175,7 +195,7 @@ def run_ours(base, train_rows, eval_rows, settings, args, pad_id) -> dict:
         learning_rate=settings.learning_rate,
         epochs=args.epochs,
         max_steps=0,
-        batch_tokens=args.batch_tokens,
+        batch_tokens=batch_tokens,
         warmup_steps=settings.warmup_steps,
         max_grad_norm=settings.max_grad_norm,
         weight_decay=settings.weight_decay,
@@ -194,7 +214,7 @@ def run_ours(base, train_rows, eval_rows, settings, args, pad_id) -> dict:
         "eval_loss": held_out_loss(model, eval_rows, settings.batch_tokens, pad_id, base.dtype),
         "eval_loss_base": eval_base,
         "peak_mib": memory.mib,
-        "padding": padding_share(make_batches(lengths, args.batch_tokens, random.Random(0)), lengths),
+        "padding": padding_share(make_batches(lengths, batch_tokens, random.Random(0)), lengths),
     }
     detach(model)
     return out
@@ -207,6 +227,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="rows per batch of the Trainer baseline")
     parser.add_argument("--batch-tokens", type=int, default=0, help="our token budget (0 = batch-size x mean length)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads for both (0 = torch default)")
+    parser.add_argument("--shapes", default="uniform,mixed", help="data shapes to compare, in order")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".zega")
     parser.add_argument("--out", type=Path, default=Path("/tmp/zega-bench-trainer"))
     args = parser.parse_args()
@@ -217,24 +238,33 @@ def main() -> None:
     base = load_base_model(settings.base_model, args.data_dir)
     drop_gguf_marker(base.model)
     pad_id = base.tokenizer.pad_token_id
-    data = load_data(args.examples, settings)
-    train_rows = [encode(base.tokenizer, ex, "", settings.max_seq_len) for ex in data.train]
-    eval_rows = [encode(base.tokenizer, ex, "", settings.max_seq_len) for ex in data.held_out]
-    mean_len = sum(r.length for r in train_rows) / len(train_rows)
-    args.batch_tokens = args.batch_tokens or int(args.batch_size * mean_len)
     print(
         f"device {base.device} {str(base.dtype).removeprefix('torch.')}, torch threads {torch.get_num_threads()};"
-        f" {len(train_rows)} training + {len(eval_rows)} held-out examples, mean length {mean_len:.0f} tokens,"
         f" {args.epochs} epoch(s); LoRA r{settings.lora_rank} on {','.join(settings.lora_target_modules)},"
         f" lr {settings.learning_rate:g}"
     )
+    for shape in args.shapes.split(","):
+        compare(shape, base, settings, args, pad_id)
+
+
+def compare(shape: str, base, settings: TrainerSettings, args, pad_id: int) -> None:
+    data = load_data(args.examples, settings, shape)
+    train_rows = [encode(base.tokenizer, ex, "", settings.max_seq_len) for ex in data.train]
+    eval_rows = [encode(base.tokenizer, ex, "", settings.max_seq_len) for ex in data.held_out]
+    lengths = [r.length for r in train_rows]
+    mean_len = sum(lengths) / len(lengths)
+    batch_tokens = args.batch_tokens or int(args.batch_size * mean_len)
+    print(
+        f"\n== {shape} lengths: {len(train_rows)} training + {len(eval_rows)} held-out examples,"
+        f" {min(lengths)}-{max(lengths)} tokens (mean {mean_len:.0f})"
+    )
     held_out_loss(base.model, eval_rows, settings.batch_tokens, pad_id, base.dtype)  # warm-up, for both alike
     baseline = run_baseline(base, train_rows, eval_rows, settings, args, pad_id)
-    ours = run_ours(base, train_rows, eval_rows, settings, args, pad_id)
+    ours = run_ours(base, train_rows, eval_rows, settings, args, pad_id, batch_tokens)
     print(f"{'':28}{'tokens/s':>10}{'seconds':>9}{'steps':>7}{'padding':>9}{'held-out loss':>15}{'peak MiB':>10}")
     for name, r in (
         (f"transformers Trainer (bs {args.batch_size})", baseline),
-        (f"zega loop ({args.batch_tokens} tok)", ours),
+        (f"zega loop ({batch_tokens} tok)", ours),
     ):
         print(
             f"{name:28}{r['tokens_per_s']:10.1f}{r['seconds']:9.1f}{r['steps']:7d}{r['padding']:9.1%}"
