@@ -7,12 +7,15 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from torch import nn
 
 from zega_model import BaseModel, tiny_llama
 from zega_trainer.config import TrainerSettings
 from zega_trainer.domain.chat import encode
 from zega_trainer.domain.dataset import build
 from zega_trainer.training.batch import collate, token_losses
+from zega_trainer.training.dropout import QuickDropout, use_quick_dropout
+from zega_trainer.training.lora import attach, detach, lora_config
 from zega_trainer.training.session import Outcome, run_session
 
 
@@ -74,3 +77,26 @@ def test_warm_start_continues_from_the_previous_adapter(base, data, tmp_path: Pa
     first = run_session(base, data, "", settings, None, tmp_path / "v1")
     second = run_session(base, data, "", settings, tmp_path / "v1", tmp_path / "v2")
     assert second.warm_start and second.metrics.eval_loss_previous == pytest.approx(first.metrics.eval_loss_adapter)
+
+
+def test_quick_dropout_drops_p_scales_the_rest_and_is_off_in_eval():
+    drop = QuickDropout(0.05)
+    x = torch.ones(1_000_003)
+    torch.manual_seed(1)
+    y = drop(x)
+    assert abs((y == 0).float().mean().item() - 0.05) < 0.002
+    assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1 / 0.95))
+    torch.manual_seed(1)
+    assert torch.equal(drop(x), y)  # same seed, same mask
+    drop.eval()
+    assert drop(x) is x
+
+
+def test_quick_dropout_replaces_peft_lora_dropout(base):
+    model, _ = attach(base.model, lora_config(4, 8, 0.1, ["q_proj", "v_proj"]), None, seed=0)
+    try:
+        assert use_quick_dropout(model) == 2 * base.model.config.num_hidden_layers
+        assert sum(isinstance(m, QuickDropout) for m in model.modules()) == 2 * base.model.config.num_hidden_layers
+        assert not any(type(m) is nn.Dropout for m in model.modules())
+    finally:
+        detach(model)

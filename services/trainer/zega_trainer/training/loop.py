@@ -19,6 +19,7 @@ from transformers import PreTrainedModel, get_linear_schedule_with_warmup
 from zega_trainer.domain.bucketing import make_batches
 from zega_trainer.domain.chat import Encoded
 from zega_trainer.training.batch import Batch, collate, token_losses, weighted_loss
+from zega_trainer.training.dropout import use_quick_dropout
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def train(
 ) -> TrainResult:
     device = next(model.parameters()).device
     torch.manual_seed(config.seed)
+    use_quick_dropout(model)
     steps = plan(rows, config)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
