@@ -104,13 +104,13 @@ def lora_from_peft(
 
 
 def _check_finite(parts: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
-    """One pass over all weights (per-tensor checks were a third of an adapter's preparation time)."""
-    flat = [t.reshape(-1).float() for ab in parts.values() for t in ab.values()]
-    if torch.isfinite(torch.cat(flat)).all():
+    """NaN or inf in a tensor makes its sum non-finite (so does a sum past 3e38, no sane adapter's). One
+    sum per tensor: isfinite over every element took a third of an adapter's preparation time."""
+    sums = {module: torch.stack([t.float().sum() for t in ab.values()]) for module, ab in parts.items()}
+    if torch.isfinite(torch.cat(list(sums.values()))).all():
         return
-    for module, ab in sorted(parts.items()):
-        if not all(torch.isfinite(t).all() for t in ab.values()):
-            raise UnusableAdapter(f"adapter weights of {module!r} are not finite")
+    bad = next(module for module, s in sorted(sums.items()) if not torch.isfinite(s).all())
+    raise UnusableAdapter(f"adapter weights of {bad!r} are not finite")
 
 
 class _Gathered:
