@@ -5,7 +5,8 @@ Three things keep a step lean:
   the padding after it, and without a padding mask SDPA keeps its fast causal path;
 - the prefix every row shares (the chat template's system turn and user header, the persona) runs once
   per batch, its keys and values broadcast to every row (gradients flow back through the broadcast);
-- the LM head, a fifth of a small model's compute, runs only on positions that predict a completion token.
+- the LM head, a fifth of a small model's compute, runs only on positions that predict a completion token;
+- a row's last token predicts nothing and no later token sees it, so it is not fed at all.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ MIN_SHARED_PREFIX = 8
 @dataclass
 class Batch:
     input_ids: torch.Tensor
-    """(rows, longest row), right-padded."""
+    """(rows, longest row - 1), right-padded: every row without its last token."""
     prefix: int
     """Leading tokens identical in every row (run once), 0 when not worth it."""
     positions: torch.Tensor
@@ -51,7 +52,7 @@ def shared_prefix(rows: Sequence[Encoded]) -> int:
 
 
 def collate(rows: Sequence[Encoded], pad_id: int, device: torch.device) -> Batch:
-    width = max(r.length for r in rows)
+    width = max(r.length for r in rows) - 1
     prefix = shared_prefix(rows)
     span = width - prefix
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -59,7 +60,7 @@ def collate(rows: Sequence[Encoded], pad_id: int, device: torch.device) -> Batch
     targets: list[int] = []
     weights: list[float] = []
     for b, row in enumerate(rows):
-        ids[b, : row.length] = torch.tensor(row.input_ids)
+        ids[b, : row.length - 1] = torch.tensor(row.input_ids[:-1])
         start = max(row.prompt_len, 1)
         positions += range(b * span + start - 1 - prefix, b * span + row.length - 1 - prefix)
         targets += row.input_ids[start:]
