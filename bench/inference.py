@@ -35,6 +35,7 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
+from zega_common import adapter_layout as layout
 from zega_common import codec, subjects
 from zega_common.nats_server import EmbeddedNats, free_port
 from zega_common.v1 import events_pb2, inference_pb2, inference_pb2_grpc
@@ -104,8 +105,8 @@ def make_adapters(base_model, count: int, out_dir: Path) -> list[Path]:
 
 
 def files_of(path: Path, key: AdapterKey) -> AdapterFiles:
-    weights = (path / "adapter_model.safetensors").read_bytes()
-    config = json.loads((path / "adapter_config.json").read_text())
+    weights = (path / layout.WEIGHTS_FILE).read_bytes()
+    config = json.loads((path / layout.CONFIG_FILE).read_text())
     return AdapterFiles(key, config, weights, hashlib.sha256(weights).hexdigest())
 
 
@@ -199,20 +200,14 @@ async def service_latencies(runtime: ModelRuntime, adapter_paths: list[Path], sw
         pointers = await js.key_value(subjects.KV_ADAPTERS)
 
         async def publish(user: str, version: int, path: Path, announce: bool = True) -> float:
-            weights = (path / "adapter_model.safetensors").read_bytes()
+            weights = (path / layout.WEIGHTS_FILE).read_bytes()
             sha = hashlib.sha256(weights).hexdigest()
-            prefix = f"{user}/v{version}"
-            await objects.put(f"{prefix}/adapter_config.json", (path / "adapter_config.json").read_bytes())
-            await objects.put(f"{prefix}/adapter_model.safetensors", weights)
-            await objects.put(f"{prefix}/manifest.json", json.dumps({"sha256": sha}).encode())
+            prefix = layout.object_prefix(user, version)
+            await objects.put(f"{prefix}/{layout.CONFIG_FILE}", (path / layout.CONFIG_FILE).read_bytes())
+            await objects.put(f"{prefix}/{layout.WEIGHTS_FILE}", weights)
+            await objects.put(f"{prefix}/{layout.MANIFEST_FILE}", json.dumps({"sha256": sha}).encode())
             moved = time.perf_counter()
-            pointer = {
-                "adapter_version": version,
-                "object_name": prefix,
-                "sha256": sha,
-                "base_model": base_name,
-                "updated_at": datetime.now(UTC).isoformat(),
-            }
+            pointer = layout.pointer(user, version, sha, base_name, datetime.now(UTC).isoformat())
             await pointers.put(user, json.dumps(pointer).encode())
             if announce:
                 ready = events_pb2.AdapterReady(

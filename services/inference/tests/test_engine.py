@@ -215,11 +215,15 @@ def test_prefill_groups_keep_padding_low():
 def test_growing_kv_layer_equals_transformers_dynamic_layer():
     """Appends, whole-tensor sets (rows joining/leaving) and appends again give what DynamicLayer gives."""
     torch.manual_seed(0)
+    assert all(isinstance(layer, kv.GrowingLayer) for layer in kv.new_cache(tiny_llama(0).config).layers)
     grow, plain = kv.GrowingLayer(), DynamicLayer()
+    buffers = set()
     for step in range(kv.HEADROOM + 5):  # past the first buffer's room
         k, v = torch.randn(2, 3, 4 if step == 0 else 1, 8), torch.randn(2, 3, 4 if step == 0 else 1, 8)
         got, want = grow.update(k, v), plain.update(k, v)
         assert all(torch.equal(g, w) for g, w in zip(got, want, strict=True))
+        buffers.add(got[0].data_ptr())
+    assert len(buffers) == 2  # written in place: one buffer, then one grown copy when its room ran out
     for layer in (grow, plain):
         layer.keys, layer.values = layer.keys[1:], layer.values[1:]  # a row leaves
     k, v = torch.randn(1, 3, 1, 8), torch.randn(1, 3, 1, 8)

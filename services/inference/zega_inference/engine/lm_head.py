@@ -2,8 +2,9 @@
 
 A decoding step of 32 rows spends a third of its time in the LM head (576 -> 49,152 for SmolLM2), where
 the default fp32 GEMM runs at a fraction of the core's speed for a few rows; oneDNN with the weight
-reordered once runs it 1.7x faster for 4-33 rows and as fast for one (32 rows: 62-71 ms plain, 38-41 ms
-packed; one row: 14-15 ms both; same logits to 3e-6; this project's 2-core CPU, one thread). torch.compile's
+reordered once runs it 1.7-1.9x faster for 4-33 rows and about as fast for one (32 rows: 62-71 ms plain,
+38-41 ms packed; one row: 14-15 ms plain, 13-17 ms packed; same logits to 3e-6; this project's 2-core CPU,
+one thread). torch.compile's
 CPU freezing does this for every linear layer; the other layers (576 wide) gained nothing measurable, so
 only the head is swapped. Costs one extra copy of the head weight.
 """
