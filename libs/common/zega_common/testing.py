@@ -13,6 +13,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.errors import ServerError
 
 from zega_common.nats_bootstrap import bootstrap
 from zega_common.nats_server import EmbeddedNats
@@ -49,5 +50,12 @@ async def nc(nats_server: EmbeddedNats) -> AsyncIterator[Client]:
 async def jetstream(nc: Client, zega_settings: ZegaSettings) -> JetStreamContext:
     js = nc.jetstream()
     await reset_jetstream(js)
-    await bootstrap(js, zega_settings)
+    for attempt in range(5):
+        try:
+            await bootstrap(js, zega_settings)
+            break
+        except ServerError:  # "error creating store for stream": a just-deleted stream's files still going
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.2)
     return js
