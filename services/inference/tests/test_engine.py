@@ -18,8 +18,8 @@ from zega_inference.domain.adapter_ref import AdapterKey
 from zega_inference.domain.request import Sampling
 from zega_inference.engine import kv, lora
 from zega_inference.engine.decoder import Finished, Seq, Tokens, prefill_groups
-from zega_inference.engine.lm_head import pack_lm_head
 from zega_inference.engine.lora import UnusableAdapter
+from zega_inference.engine.packed import PackedLinear, pack_lm_head
 from zega_inference.engine.runtime import ModelRuntime
 from zega_model import tiny_llama
 
@@ -84,6 +84,21 @@ def test_lora_matches_peft_logits(tiny_runtime, adapter_factory, tokenizer):
             base = tiny_runtime.model(**ids).logits
         assert torch.allclose(ours, reference, atol=1e-4), (seed, (ours - reference).abs().max())
         assert not torch.allclose(base, reference, atol=1e-2)
+
+
+def test_mixed_batch_rows_compute_what_they_compute_alone(tiny_runtime, adapter_factory, tokenizer):
+    """Ranks 4 and 16 and a base row in one batch (smaller ranks padded, base rows zeros): each row's
+    logits are those of the row alone, where its stacks are views of its own weights."""
+    rows = [weights_of(tiny_runtime, adapter_factory(1, 4)), None, weights_of(tiny_runtime, adapter_factory(3, 16))]
+    ids = tokenizer([PROMPTS[1]] * len(rows), return_tensors="pt")
+    with torch.no_grad():
+        tiny_runtime.engine.lora.use(rows)
+        together = tiny_runtime.model(**ids).logits
+        for i, weights in enumerate(rows):
+            tiny_runtime.engine.lora.use([weights])
+            alone = tiny_runtime.model(input_ids=ids["input_ids"][i : i + 1]).logits[0]
+            assert torch.allclose(together[i], alone, atol=1e-5), (i, (together[i] - alone).abs().max())
+    tiny_runtime.engine.lora.clear()
 
 
 def test_unusable_adapters_are_refused_with_a_reason(tiny_runtime, adapter_factory):
@@ -229,6 +244,13 @@ def test_growing_kv_layer_equals_transformers_dynamic_layer():
     k, v = torch.randn(1, 3, 1, 8), torch.randn(1, 3, 1, 8)
     assert all(torch.equal(g, w) for g, w in zip(grow.update(k, v), plain.update(k, v), strict=True))
     assert grow.get_seq_length() == plain.get_seq_length() == kv.HEADROOM + 9
+
+
+def test_runtime_packs_every_decoder_linear_on_cpu(tiny_runtime):
+    """The GEMMs go through oneDNN's packed weights; the plain weights are not kept beside them."""
+    assert tiny_runtime.targets
+    assert all(isinstance(w.base, PackedLinear) for w in tiny_runtime.targets.values())
+    assert not any(isinstance(m, torch.nn.Linear) for m in tiny_runtime.model.model.layers.modules())
 
 
 def test_packed_lm_head_gives_the_same_logits():

@@ -30,8 +30,8 @@ class UnusableAdapter(ValueError):
 
 @dataclass(frozen=True, eq=False)
 class LoRAWeights:
-    """One loaded adapter: per wrapped module, A^T [in, r] and scaled B^T [r, out]. Immutable and compared
-    by identity, so in-flight rows keep the exact weights they started with."""
+    """One loaded adapter: per wrapped module, A [r, in] and scaled B [out, r], as PEFT stores them.
+    Immutable and compared by identity, so in-flight rows keep the exact weights they started with."""
 
     name: str
     rank: int
@@ -52,7 +52,7 @@ def lora_from_peft(
     name: str,
     config: Mapping,
     state: Mapping[str, torch.Tensor],
-    targets: Mapping[str, nn.Linear],
+    targets: Mapping[str, nn.Module],
     max_rank: int,
     device: torch.device,
     dtype: torch.dtype,
@@ -94,11 +94,12 @@ def lora_from_peft(
             )
         if r > max_rank:
             raise UnusableAdapter(f"adapter rank {r} exceeds this server's limit of {max_rank}")
-        # transposed views: gathering copies them into the batch's stacks anyway
-        a_t = a.to(device=device, dtype=dtype).t()
-        b_t = (b.to(torch.float32) * _scaling(config, module, r)).to(device=device, dtype=dtype).t()
-        modules[module] = (a_t, b_t)
-        size += a_t.numel() * a_t.element_size() + b_t.numel() * b_t.element_size()
+        # kept as stored (contiguous): stacking them for a batch is a plain copy, the products read them
+        # transposed; stacking transposed copies took 3x as long
+        a = a.to(device=device, dtype=dtype)
+        b = (b.to(torch.float32) * _scaling(config, module, r)).to(device=device, dtype=dtype)
+        modules[module] = (a, b)
+        size += a.numel() * a.element_size() + b.numel() * b.element_size()
         rank = max(rank, r)
     return LoRAWeights(name=name, rank=rank, modules=modules, size_bytes=size)
 
@@ -114,7 +115,10 @@ def _check_finite(parts: Mapping[str, Mapping[str, torch.Tensor]]) -> None:
 
 
 class _Gathered:
-    """Per-module [rows, in, r] and [rows, r, out] stacks for one batch membership."""
+    """Per-module [rows, in, r] and [rows, r, out] stacks (transposed views) for one batch membership.
+    One row's stacks are views of its own weights; more rows take one torch.stack per module (zeros
+    where a row is on the base model or lacks the module, smaller ranks padded with zeros, which add
+    nothing)."""
 
     def __init__(self, rows: Sequence[LoRAWeights | None], shapes: Mapping[str, tuple[int, int]]) -> None:
         self.rows = tuple(rows)
@@ -122,18 +126,27 @@ class _Gathered:
         present = [w for w in rows if w is not None]
         if not present:
             return
+        if len(rows) == 1:
+            self.stacks = {module: (a.t()[None], b.t()[None]) for module, (a, b) in present[0].modules.items()}
+            return
+        zeros: dict[tuple[int, ...], torch.Tensor] = {}
         for module in {m for w in present for m in w.modules}:
-            rank = max(w.modules[module][0].shape[1] for w in present if module in w.modules)
+            rank = max(w.modules[module][0].shape[0] for w in present if module in w.modules)
             in_f, out_f = shapes[module]
             ref = next(w.modules[module][0] for w in present if module in w.modules)
-            a = torch.zeros(len(rows), in_f, rank, dtype=ref.dtype, device=ref.device)
-            b = torch.zeros(len(rows), rank, out_f, dtype=ref.dtype, device=ref.device)
-            for i, w in enumerate(rows):
-                if w is not None and module in w.modules:
-                    a_t, b_t = w.modules[module]
-                    a[i, :, : a_t.shape[1]] = a_t
-                    b[i, : b_t.shape[0], :] = b_t
-            self.stacks[module] = (a, b)
+            a_rows, b_rows = [], []
+            for w in rows:
+                if w is None or module not in w.modules:
+                    for out, shape in ((a_rows, (rank, in_f)), (b_rows, (out_f, rank))):
+                        if shape not in zeros:
+                            zeros[shape] = torch.zeros(shape, dtype=ref.dtype, device=ref.device)
+                        out.append(zeros[shape])
+                    continue
+                a, b = w.modules[module]
+                missing = rank - a.shape[0]
+                a_rows.append(torch.nn.functional.pad(a, (0, 0, 0, missing)) if missing else a)
+                b_rows.append(torch.nn.functional.pad(b, (0, missing)) if missing else b)
+            self.stacks[module] = (torch.stack(a_rows).transpose(1, 2), torch.stack(b_rows).transpose(1, 2))
 
     def matches(self, rows: Sequence[LoRAWeights | None]) -> bool:
         return len(rows) == len(self.rows) and all(x is y for x, y in zip(rows, self.rows, strict=True))
@@ -166,9 +179,12 @@ class LoRABatch:
 
 
 class BatchedLoRALinear(nn.Module):
+    """A base linear layer (plain or packed) plus each row's LoRA product."""
+
     def __init__(self, base: nn.Linear, name: str, batch: LoRABatch) -> None:
         super().__init__()
-        self.base = base
+        self.base: nn.Module = base
+        self.in_features, self.out_features = base.in_features, base.out_features
         self.name = name
         self._batch = batch
 
@@ -181,9 +197,11 @@ class BatchedLoRALinear(nn.Module):
         return torch.baddbmm(y, torch.bmm(x, a), b)
 
 
-def install(model: nn.Module, target_names: Sequence[str] | None = None) -> tuple[LoRABatch, dict[str, nn.Linear]]:
+def install(
+    model: nn.Module, target_names: Sequence[str] | None = None
+) -> tuple[LoRABatch, dict[str, BatchedLoRALinear]]:
     """Wrap the decoder's linear layers (those whose last name is in target_names, or all inside the
-    decoder layers) and return the batch selector plus the wrapped layers by PEFT module name."""
+    decoder layers) and return the batch selector plus the wrappers by PEFT module name."""
     targets: dict[str, nn.Linear] = {}
     for name, module in model.named_modules():
         if not isinstance(module, nn.Linear) or ".layers." not in f".{name}":
@@ -191,8 +209,8 @@ def install(model: nn.Module, target_names: Sequence[str] | None = None) -> tupl
         if target_names is None or name.rsplit(".", 1)[-1] in target_names:
             targets[name] = module
     batch = LoRABatch({name: (m.in_features, m.out_features) for name, m in targets.items()})
-    for name, linear in targets.items():
+    wrappers = {name: BatchedLoRALinear(linear, name, batch) for name, linear in targets.items()}
+    for name, wrapper in wrappers.items():
         parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name)
-        setattr(parent, child, BatchedLoRALinear(linear, name, batch))
-    return batch, targets
+        setattr(model.get_submodule(parent_name), child, wrapper)
+    return batch, wrappers

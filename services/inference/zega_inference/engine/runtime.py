@@ -9,14 +9,13 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
-from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from zega_inference.adapters.store import AdapterFiles
 from zega_inference.engine import lora
 from zega_inference.engine.decoder import Engine
-from zega_inference.engine.lm_head import pack_lm_head
-from zega_inference.engine.lora import LoRAWeights, UnusableAdapter
+from zega_inference.engine.lora import BatchedLoRALinear, LoRAWeights, UnusableAdapter
+from zega_inference.engine.packed import pack, pack_lm_head
 
 
 @dataclass
@@ -24,7 +23,7 @@ class ModelRuntime:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     engine: Engine
-    targets: dict[str, nn.Linear]
+    targets: dict[str, BatchedLoRALinear]
     max_lora_rank: int
     names: set[str]
 
@@ -43,6 +42,8 @@ class ModelRuntime:
         model.eval()
         pack_lm_head(model)
         batch, targets = lora.install(model)
+        for wrapper in targets.values():
+            wrapper.base = pack(wrapper.base) or wrapper.base
         engine = Engine(
             model,
             batch,
