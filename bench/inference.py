@@ -281,7 +281,7 @@ def main() -> None:
         "--new-tokens", default="32,128", help="tokens per request, one throughput comparison for each (comma list)"
     )
     parser.add_argument("--sequential", type=int, default=8, help="requests in the one-at-a-time runs")
-    parser.add_argument("--swaps", type=int, default=5)
+    parser.add_argument("--swaps", type=int, default=5, help="hot-swaps through the service (0: no service runs)")
     parser.add_argument("--peft-mixed", action="store_true", help="also time peft's adapter_names batch")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: every core; 1 on a busy machine)")
@@ -350,11 +350,12 @@ def main() -> None:
         log(f"throughput runs, {t} new tokens")
     del peft_model
 
-    swap_ms, resident_ms, cold, warm = asyncio.run(
-        service_latencies(runtime, adapter_paths, args.swaps, reference.name)
-    )
-
-    log("service runs (nats, grpc)")
+    swap_ms, resident_ms, cold, warm = [], [], [], []
+    if args.swaps:
+        swap_ms, resident_ms, cold, warm = asyncio.run(
+            service_latencies(runtime, adapter_paths, args.swaps, reference.name)
+        )
+        log("service runs (nats, grpc)")
     print()
     print(f"{'run':<52} {'seconds':>8} {'tokens':>7} {'tokens/s':>9}")
     for label, seconds, tokens in rows:
@@ -372,14 +373,24 @@ def main() -> None:
         if mixed is not None:
             label = f"{t} tok: batched LoRA / peft adapter_names batch"
             comparisons.append((label, f"{distinct / mixed:.1f}x", "(gain)"))
-    comparisons += [
-        ("hot-swap: pointer+adapter.ready -> 1st response, p50", f"{statistics.median(swap_ms):.0f} ms", "<= 250 ms"),
-        ("  of which: pointer move -> new version resident, p50", f"{statistics.median(resident_ms):.0f} ms", ""),
-        ("  resident adapter, same request: TTFT p50", f"{statistics.median(warm) * 1000:.0f} ms", ""),
-        ("TTFT non-resident / resident (p50)", f"{statistics.median(cold) / statistics.median(warm):.2f}", "<= 2"),
-    ]
+    comparisons += (
+        []
+        if not swap_ms
+        else [
+            (
+                "hot-swap: pointer+adapter.ready -> 1st response, p50",
+                f"{statistics.median(swap_ms):.0f} ms",
+                "<= 250 ms",
+            ),
+            ("  of which: pointer move -> new version resident, p50", f"{statistics.median(resident_ms):.0f} ms", ""),
+            ("  resident adapter, same request: TTFT p50", f"{statistics.median(warm) * 1000:.0f} ms", ""),
+            ("TTFT non-resident / resident (p50)", f"{statistics.median(cold) / statistics.median(warm):.2f}", "<= 2"),
+        ]
+    )
     for label, value, goal in comparisons:
         print(f"{label:<52} {value:>10} {goal:>12}")
+    if not swap_ms:
+        return
     print(
         f"\nhot-swap ms: {[round(x) for x in swap_ms]} (resident after {[round(x) for x in resident_ms]}); "
         f"TTFT ms cold {[round(x * 1000) for x in cold]}, "
