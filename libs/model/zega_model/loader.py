@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import importlib.util
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ def cached_smollm2(cache_root: Path) -> Path:
     """A plain transformers directory of SmolLM2 (safetensors), made from the GGUF once."""
     target = cache_root / "smollm2-135m-instruct"
     if (target / "model.safetensors").exists():
+        drop_gguf_marker(target)
         return target
     cache_root.mkdir(parents=True, exist_ok=True)
     with open(cache_root / ".smollm2.lock", "w") as lock:
@@ -72,6 +74,21 @@ def cached_smollm2(cache_root: Path) -> Path:
         tokenizer.save_pretrained(tmp)
         tmp.rename(target)
     return target
+
+
+def drop_gguf_marker(target: Path) -> None:
+    """Caches made before the marker was dropped at creation still carry it in config.json, and
+    transformers then attaches its GGUF quantizer to a model of plain fp32 weights: rewrite the file
+    without it (atomically, as several services may start at once)."""
+    path = target / "config.json"
+    config = json.loads(path.read_text())
+    if "quantization_config" not in config:
+        return
+    del config["quantization_config"]
+    tmp = path.with_name(f".{path.name}.{id(config)}.tmp")
+    tmp.write_text(json.dumps(config, indent=2) + "\n")
+    tmp.replace(path)
+    log.info("dropped the GGUF quantization marker from %s", path)
 
 
 def resolve(name: str, data_dir: Path) -> str:
