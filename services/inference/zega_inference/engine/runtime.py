@@ -16,6 +16,7 @@ from zega_inference.engine import lora
 from zega_inference.engine.decoder import Engine
 from zega_inference.engine.lora import BatchedLoRALinear, LoRAWeights, UnusableAdapter
 from zega_inference.engine.packed import pack, pack_lm_head
+from zega_model.device import use_plan_free_attention
 
 
 @dataclass
@@ -41,10 +42,7 @@ class ModelRuntime:
     ) -> ModelRuntime:
         model.eval()
         if next(model.parameters()).device.type == "cuda":
-            # cuDNN's attention builds a plan for every new shape, and decoding brings a new KV length
-            # every step: on an H200 a 32-row step took 129 ms until each length had been seen, 30 ms
-            # with the flash / memory-efficient kernels, which need no plans (measured, bench notes)
-            torch.backends.cuda.enable_cudnn_sdp(False)
+            use_plan_free_attention()  # also for models not loaded through zega_model
         pack_lm_head(model)
         batch, targets = lora.install(model)
         for wrapper in targets.values():
