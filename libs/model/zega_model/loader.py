@@ -12,6 +12,7 @@ import fcntl
 import importlib.util
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def drop_gguf_marker(target: Path) -> None:
     if "quantization_config" not in config:
         return
     del config["quantization_config"]
-    tmp = path.with_name(f".{path.name}.{id(config)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(config, indent=2) + "\n")
     tmp.replace(path)
     log.info("dropped the GGUF quantization marker from %s", path)

@@ -45,8 +45,11 @@ class ModelRuntime:
             use_plan_free_attention()  # also for models not loaded through zega_model
         pack_lm_head(model)
         batch, targets = lora.install(model)
-        for wrapper in targets.values():
-            wrapper.base = pack(wrapper.base) or wrapper.base
+        for wrapper in targets.values():  # a layer oneDNN cannot take: the others would fail alike
+            packed = pack(wrapper.base)
+            if packed is None:
+                break
+            wrapper.base = packed
         engine = Engine(
             model,
             batch,
