@@ -253,6 +253,14 @@ def test_runtime_packs_every_decoder_linear_on_cpu(tiny_runtime):
     assert not any(isinstance(m, torch.nn.Linear) for m in tiny_runtime.model.model.layers.modules())
 
 
+def test_linears_stay_plain_where_onednn_cannot_take_them(monkeypatch, tokenizer):
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    model = tiny_llama(0, vocab_from=tokenizer)
+    runtime = ModelRuntime.build(model, tokenizer, max_batch_size=2)
+    assert all(type(w.base) is torch.nn.Linear for w in runtime.targets.values())
+    assert type(model.get_output_embeddings()) is torch.nn.Linear
+
+
 def test_packed_lm_head_gives_the_same_logits():
     model = tiny_llama(0)
     plain = model.get_output_embeddings()
