@@ -90,13 +90,6 @@ class ListDataset(torch.utils.data.Dataset):
         return self.rows[i]
 
 
-def drop_gguf_marker(model) -> None:
-    """zega_model's cache keeps `quantization_config: gguf` in config.json though its weights are plain fp32;
-    transformers' Trainer refuses any GGUF-marked model, so the marker goes (our loop never looks at it)."""
-    if getattr(model, "hf_quantizer", None) is not None:
-        model.hf_quantizer.remove_quantization_config(model)
-
-
 def mixed_lengths(rows: list[dict], seed: int = 0) -> list[dict]:
     """The same prompts, each completion cut to its first sentence or grown to 2-4 consecutive entries."""
     rng = random.Random(seed)
@@ -243,7 +236,6 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     base = load_base_model(settings.base_model, args.data_dir)
-    drop_gguf_marker(base.model)
     pad_id = base.tokenizer.pad_token_id
     print(
         f"device {base.device} {str(base.dtype).removeprefix('torch.')}, torch threads {torch.get_num_threads()};"

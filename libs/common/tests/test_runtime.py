@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 import weakref
 
-from zega_common.runtime import freeze_startup_heap
+from zega_common.runtime import freeze_startup_heap, make_app, make_broker
+from zega_common.settings import ZegaSettings
 
 
 def test_startup_heap_is_frozen_and_garbage_collected_first():
@@ -22,4 +23,17 @@ def test_startup_heap_is_frozen_and_garbage_collected_first():
         assert gc.get_freeze_count() >= len(kept)
         assert gone() is None  # the cycle was collected, not frozen for good
     finally:
+        gc.unfreeze()
+
+
+async def test_a_started_service_has_frozen_its_startup_heap(nats_server):
+    settings = ZegaSettings(nats_url=nats_server.url)
+    app = make_app(make_broker(settings, "freeze-test"), settings)
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    await app.start()
+    try:
+        assert gc.get_freeze_count() > 0
+    finally:
+        await app.stop()
         gc.unfreeze()

@@ -94,6 +94,9 @@ def test_mixed_batch_rows_compute_what_they_compute_alone(tiny_runtime, adapter_
     with torch.no_grad():
         tiny_runtime.engine.lora.use(rows)
         together = tiny_runtime.model(**ids).logits
+        # the same prompt in every row: only the adapters tell the rows apart
+        assert not torch.allclose(together[0], together[1], atol=1e-3)
+        assert not torch.allclose(together[2], together[1], atol=1e-3)
         for i, weights in enumerate(rows):
             tiny_runtime.engine.lora.use([weights])
             alone = tiny_runtime.model(input_ids=ids["input_ids"][i : i + 1]).logits[0]

@@ -95,7 +95,7 @@ def lora_from_peft(
         if r > max_rank:
             raise UnusableAdapter(f"adapter rank {r} exceeds this server's limit of {max_rank}")
         # kept as stored (contiguous): stacking them for a batch is a plain copy, the products read them
-        # transposed; stacking transposed copies took 3x as long
+        # transposed; stacking transposed views for 32 rows took 2.6x as long (121 vs 47 ms)
         a = a.to(device=device, dtype=dtype)
         b = (b.to(torch.float32) * _scaling(config, module, r)).to(device=device, dtype=dtype)
         modules[module] = (a, b)
