@@ -4,7 +4,10 @@ reads manifests and moves pointers (rollback), inference reads them: one spellin
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+_OBJECT_PATH = re.compile(r"^(?P<user>[A-Za-z0-9][A-Za-z0-9_-]{0,63})/v(?P<version>[1-9][0-9]{0,8})/(?P<file>[^/]+)$")
 
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
@@ -19,6 +22,12 @@ def object_prefix(user_id: str, version: int) -> str:
 
 def object_path(user_id: str, version: int, file: str) -> str:
     return f"{object_prefix(user_id, version)}/{file}"
+
+
+def parse_object_path(name: str) -> tuple[str, int, str] | None:
+    """`alice/v3/adapter_config.json` -> ("alice", 3, "adapter_config.json"); None for other names."""
+    match = _OBJECT_PATH.match(name)
+    return (match["user"], int(match["version"]), match["file"]) if match else None
 
 
 def pointer(user_id: str, version: int, sha256: str, base_model: str, updated_at: str) -> dict[str, Any]:

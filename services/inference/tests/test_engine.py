@@ -20,6 +20,7 @@ from zega_inference.engine import kv, lora
 from zega_inference.engine.decoder import Finished, Seq, Tokens, prefill_groups
 from zega_inference.engine.lora import UnusableAdapter
 from zega_inference.engine.packed import PackedLinear, pack_lm_head
+from zega_inference.engine.prefix import PrefixCache
 from zega_inference.engine.runtime import ModelRuntime
 from zega_model import tiny_llama
 
@@ -59,14 +60,16 @@ class Collector:
 
 
 def run(runtime, jobs, max_new_tokens=10, delays=None):
-    """jobs: [(prompt, weights)]; optional delays (s) before submitting each. Returns token lists."""
+    """jobs: [(prompt or token ids, weights[, prefix_len])]; optional delays (s) before submitting each.
+    Returns token lists."""
     runtime.engine.start()
     collector = Collector(len(jobs))
-    for i, (prompt, weights) in enumerate(jobs):
+    for i, (prompt, weights, *prefix_len) in enumerate(jobs):
         if delays:
             time.sleep(delays[i])
-        ids = runtime.tokenizer(prompt)["input_ids"]
-        runtime.engine.submit(Seq(ids, max_new_tokens, weights, Sampling(), collector.emit_for(i)))
+        ids = runtime.tokenizer(prompt)["input_ids"] if isinstance(prompt, str) else prompt
+        seq = Seq(ids, max_new_tokens, weights, Sampling(), collector.emit_for(i), prefix_len=sum(prefix_len))
+        runtime.engine.submit(seq)
     assert collector.done.wait(60)
     return collector.tokens
 
@@ -143,6 +146,43 @@ def test_requests_join_and_leave_between_steps(tiny_runtime, adapter_factory):
     assert staggered == alone
     # Sharing steps: far fewer decode steps than running the six one after another.
     assert tiny_runtime.engine.stats.steps - steps_before < 6 * 23
+
+
+def test_a_cached_prompt_prefix_gives_the_tokens_a_full_prefill_gives(tiny_runtime, adapter_factory, tokenizer):
+    adapters = [None, weights_of(tiny_runtime, adapter_factory(1, 8)), weights_of(tiny_runtime, adapter_factory(2, 16))]
+    systems = [tokenizer(s)["input_ids"] for s in ("You are a poet of the sea and the wind.", "Answer briefly.")]
+    jobs = [
+        (systems[i % 2] + tokenizer(PROMPTS[i % 4])["input_ids"], adapters[i % 3], len(systems[i % 2]))
+        for i in range(12)
+    ]
+    no_cache = [run(tiny_runtime, [(ids, weights)])[0] for ids, weights, _ in jobs]
+    engine = tiny_runtime.engine
+    engine.prefixes.max_bytes = 64 * 1024**2
+    first = run(tiny_runtime, jobs[:6])  # six distinct (system, adapter) pairs: all miss, all stored
+    assert first == no_cache[:6]
+    assert (engine.prefixes.stats.hits, len(engine.prefixes)) == (0, 6)
+    again = [run(tiny_runtime, [job])[0] for job in jobs[6:]]  # alone: every one hits
+    assert engine.prefixes.stats.hits == 6
+    together = run(tiny_runtime, jobs)  # hits of different prefix lengths beside each other
+    assert again == no_cache[6:] and together == no_cache
+    assert engine.prefixes.stats.hits == 18
+    unused = weights_of(tiny_runtime, adapter_factory(3, 8))
+    assert engine.prefixes.get(unused, systems[0]) is None  # a prefix is reused with its own adapter only
+    assert engine.prefixes.drop_adapter(adapters[1]) == 2 and len(engine.prefixes) == 4
+
+
+def test_prefix_cache_keeps_within_its_bytes_and_forgets_users():
+    layers = tuple((torch.zeros(1, 2, 10, 4), torch.zeros(1, 2, 10, 4)) for _ in range(3))  # 1,920 bytes
+    cache = PrefixCache(max_bytes=4000)
+    cache.put(None, [1, 2], "ann", layers)
+    cache.put(None, [3, 4], "bob", layers)
+    assert len(cache) == 2 and cache.total_bytes == 3840
+    assert cache.get(None, [1, 2]) is layers  # now the most recently used
+    cache.put(None, [5, 6], "bob", layers)  # over 4,000 bytes: the least recently used goes
+    assert cache.get(None, [3, 4]) is None and cache.get(None, [1, 2]) is layers
+    assert cache.drop_user("bob") == 1 and cache.total_bytes == 1920
+    cache.put(None, list(range(20)), "ann", layers + layers + layers)  # larger than the whole cache: not kept
+    assert len(cache) == 1
 
 
 def test_cancel_stops_generating(tiny_runtime):

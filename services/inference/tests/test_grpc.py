@@ -13,10 +13,11 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from zega_common import codec, subjects
+from zega_common import adapter_layout, codec, subjects
 from zega_common.nats_server import free_port
 from zega_common.v1 import events_pb2, inference_pb2, inference_pb2_grpc
 from zega_inference.config import InferenceSettings
+from zega_inference.domain.adapter_ref import AdapterKey
 from zega_inference.main import wire
 
 pytestmark = pytest.mark.timeout(120)
@@ -168,6 +169,45 @@ async def test_hot_swap_keeps_in_flight_requests_on_their_version(
     assert rolled_back.adapter_version == 1
 
 
+async def test_a_candidate_is_staged_and_warmed_before_its_pointer_moves(
+    served, jetstream, adapter_factory, publish, move_pointer
+):
+    wired, stub, _ = served
+    manager, prefixes = wired.service.adapters, wired.service.engine.prefixes
+    v1, v2, v3 = adapter_factory(1), adapter_factory(2), adapter_factory(3)
+    await publish(jetstream, "erin", 1, v1)
+    await wait_until(lambda: "erin" in manager.pointers)
+    request = req("erin", "Write about the sea.", max_new_tokens=8)
+    assert (await stub.Generate(request, timeout=30)).adapter_version == 1
+    prefix = wired.service._recent_prefixes["erin"]  # the chat template up to the user's words
+
+    # The trainer uploads a candidate before its gate: loaded and its prefix prefilled, not yet served.
+    await publish(jetstream, "erin", 2, v2, move_pointer=False)
+    key2 = AdapterKey("erin", 2)
+    await wait_until(lambda: key2 in manager.cache)
+    staged = manager.cache.peek(key2)
+    await wait_until(lambda: prefixes.contains(staged.weights, prefix))
+    assert (await stub.Generate(request, timeout=30)).adapter_version == 1
+
+    hits = prefixes.stats.hits
+    await move_pointer(jetstream, "erin", 2, v2.sha256)
+    await wait_until(lambda: manager.pointers["erin"].version == 2)
+    swapped = await stub.Generate(request, timeout=30)
+    assert swapped.adapter_version == 2 and manager.cache.peek(key2) is staged  # not loaded again
+    assert prefixes.stats.hits == hits + 1  # the first request on v2 prefilled only its own words
+
+    # A candidate the gate rejects is deleted by the trainer: the replica lets it go.
+    await publish(jetstream, "erin", 3, v3, move_pointer=False)
+    key3 = AdapterKey("erin", 3)
+    await wait_until(lambda: key3 in manager.cache)
+    rejected = manager.cache.peek(key3)
+    objects = await jetstream.object_store(subjects.OBJECT_STORE_ADAPTERS)
+    await objects.delete(f"erin/v3/{adapter_layout.WEIGHTS_FILE}")
+    await wait_until(lambda: key3 not in manager.cache)
+    assert not prefixes.contains(rejected.weights, prefix)
+    assert (await stub.Generate(request, timeout=30)).adapter_version == 2
+
+
 async def test_bad_input_is_invalid_argument_with_a_message(served):
     _, stub, _ = served
     cases = [
@@ -229,6 +269,8 @@ async def test_user_forget_evicts_the_user(served, jetstream, adapter_factory, p
     data, headers = codec.encode(events_pb2.ForgetUser(user_id="dave"), "forget:dave")
     await jetstream.publish(subjects.for_user(subjects.USER_FORGET, "dave"), data, headers=headers)
     await wait_until(lambda: not any(k.user_id == "dave" for k in wired.service.adapters.cache))
+    assert wired.service.engine.prefixes.drop_user("dave") == 0  # the cached prompt prefixes went too
+    assert "dave" not in wired.service._recent_prefixes
     listed = await stub.ListAdapters(inference_pb2.ListAdaptersRequest(), timeout=5)
     assert all(a.user_id != "dave" for a in listed.adapters)
 

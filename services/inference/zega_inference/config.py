@@ -37,6 +37,9 @@ class InferenceSettings(ZegaSettings):
     """Adapters kept resident (LRU)."""
     adapter_cache_max_bytes: int = Field(2 * 1024**3, gt=0)
     """Bytes of adapter weights kept resident (LRU)."""
+    prefix_cache_max_bytes: int = Field(256 * 1024**2, ge=0)
+    """Bytes of prompt-prefix keys and values kept per adapter (system prompts, earlier turns) so prompts
+    that repeat them prefill only the rest; 0 = off. About 46 KB a token for SmolLM2-135M in fp32."""
     max_lora_rank: int = Field(64, gt=0)
     """Adapters of a higher rank are refused (the request falls back to the base model)."""
     adapter_load_timeout_s: float = Field(30.0, gt=0)

@@ -45,6 +45,7 @@ def wire(settings: InferenceSettings, runtime: ModelRuntime | None = None) -> Wi
         max_queued=settings.max_queued_requests,
         max_prefill_tokens=settings.max_prefill_tokens,
     )
+    runtime.engine.prefixes.max_bytes = settings.prefix_cache_max_bytes
     adapters = AdapterManager(
         runtime.prepare,
         max_adapters=settings.adapter_cache_max_adapters,

@@ -4,6 +4,12 @@ versions, single-flight loads on a miss, hot-swap on pointer moves, and fallback
 Every replica runs its own KV watch on zega-adapters (a shared consumer would show each move to one
 replica only). When a resident user's pointer moves (a new version, or a rollback), the version it
 points to is loaded in the background; requests already running keep the weights they started with.
+
+Staging: the trainer uploads a candidate's weights before its evaluation gate and moves the pointer only
+when the candidate passes. Each replica also watches the object store, loads a resident user's
+candidate as it arrives, and hands it to `on_staged` (the service prefills the user's usual prompt
+prefix with it), so the pointer move finds it ready. A rejected candidate's objects are deleted: the
+replica drops it again.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 from opentelemetry import propagate, trace
 
+from zega_common import adapter_layout
 from zega_inference import metrics
-from zega_inference.adapters.store import AdapterFiles, AdapterMissing, AdapterStore
+from zega_inference.adapters.store import AdapterFiles, AdapterMissing, AdapterStore, sha256_hex
 from zega_inference.domain.adapter_cache import LruCache
 from zega_inference.domain.adapter_ref import AdapterKey, AdapterMode, AdapterPointer, AdapterRef
 from zega_inference.engine.lora import LoRAWeights, UnusableAdapter
@@ -91,6 +98,12 @@ class AdapterManager:
         self._synced = asyncio.Event()
         self._watch_task: asyncio.Task | None = None
         self._watcher = None
+        self._objects_task: asyncio.Task | None = None
+        self._objects_watcher = None
+        self.on_staged: Callable[[str, Resident], object] = lambda user_id, resident: None
+        """Called with a resident user's candidate once it is loaded, before its pointer moves."""
+        self.on_dropped: Callable[[Resident], object] = lambda resident: None
+        """Called for every version that leaves the cache (evicted, replaced, forgotten)."""
 
     # ---- lifecycle ------------------------------------------------------------------------------
     @property
@@ -103,6 +116,8 @@ class AdapterManager:
         if self._kv is None:
             self._synced.set()
             return
+        self._objects_watcher = await store.watch()
+        self._objects_task = asyncio.create_task(self._follow_objects(), name="zega-adapter-candidates")
         self._watcher = await self._kv.watchall()
         self._watch_task = asyncio.create_task(self._follow(), name="zega-adapter-pointers")
         try:
@@ -113,15 +128,16 @@ class AdapterManager:
             )
 
     async def stop(self) -> None:
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._watch_task
-            self._watch_task = None
-        if self._watcher is not None:
-            with contextlib.suppress(Exception):
-                await self._watcher.stop()
-            self._watcher = None
+        for task in (self._watch_task, self._objects_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        for watcher in (self._watcher, self._objects_watcher):
+            if watcher is not None:
+                with contextlib.suppress(Exception):
+                    await watcher.stop()
+        self._watch_task = self._objects_task = self._watcher = self._objects_watcher = None
         for task in list(self._loads.values()):
             task.cancel()
 
@@ -159,10 +175,50 @@ class AdapterManager:
         # The trainer writes its trace context into the pointer: the swap joins the training's trace.
         with tracer.start_as_current_span("zega.adapter.swap", context=_trace_context(value)) as span:
             span.set_attribute("zega.adapter_version", pointer.version)
-            if self._is_resident_user(user_id) and self._base_fits(pointer) is None:
+            staged = self.cache.peek(key)
+            if staged is not None and staged.sha256 == pointer.sha256:
+                span.set_attribute("zega.staged", True)
+            elif self._is_resident_user(user_id) and self._base_fits(pointer) is None:
                 log.info("pointer of %s moved to v%d; preloading", user_id, pointer.version)
                 span.set_attribute("zega.preload", True)
                 self._start_load(key, pointer.sha256)
+
+    # ---- staging --------------------------------------------------------------------------------
+    async def _follow_objects(self) -> None:
+        async for info in self._objects_watcher:
+            if info is None:
+                continue
+            try:
+                self.on_object(info.name, info.digest or "", bool(info.deleted))
+            except Exception:
+                log.exception("could not follow adapter object %s", info.name)
+
+    def on_object(self, name: str, digest: str, deleted: bool) -> None:
+        """An object of the adapter store was written or deleted: stage or drop a candidate."""
+        parsed = adapter_layout.parse_object_path(name)
+        if parsed is None or parsed[2] != adapter_layout.WEIGHTS_FILE:
+            return
+        user_id, version, _ = parsed
+        key = AdapterKey(user_id, version)
+        pointer = self.pointers.get(user_id)
+        if deleted:
+            if pointer is None or pointer.version != version:
+                self.cache.remove(key, reason="withdrawn")
+            return
+        if not digest or not self._is_resident_user(user_id) or key in self.cache:
+            return
+        if pointer is not None and version <= pointer.version:
+            return  # not a candidate: a rewrite of a published version, or an old one
+        task = self._start_load(key, sha256_hex(digest))
+        task.add_done_callback(lambda t: self._staged(user_id, t))
+
+    def _staged(self, user_id: str, task: asyncio.Future) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return  # the pointer move, if it comes, loads it again and falls back if it must
+        resident = task.result()
+        if self.cache.peek(resident.key) is resident:
+            log.info("staged candidate %s", resident.key)
+            self.on_staged(user_id, resident)
 
     def _is_resident_user(self, user_id: str) -> bool:
         return any(key.user_id == user_id for key in self.cache)
@@ -279,6 +335,7 @@ class AdapterManager:
 
     def on_evict(self, key: AdapterKey, resident: Resident, reason: str) -> None:
         """The cache's eviction hook."""
+        self.on_dropped(resident)
         if reason != "replaced":
             metrics.ADAPTER_EVICTIONS.labels(reason).inc()
             log.info("evicted adapter %s (%s)", key, reason)

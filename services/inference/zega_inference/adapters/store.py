@@ -83,6 +83,10 @@ class AdapterStore:
             await sub.unsubscribe()
         return b"".join(parts)
 
+    async def watch(self):
+        """Writes and deletions of objects from now on (nats-py ObjectInfo; deleted ones flagged)."""
+        return await self._objects.watch(updates_only=True)
+
     async def expected_sha256(self, key: AdapterKey) -> str:
         """The weights' sha256 from the version's manifest (for versions asked by number)."""
         data, _ = await self._get(f"{key.object_prefix}/{MANIFEST_FILE}")
@@ -106,6 +110,11 @@ class AdapterStore:
         if not isinstance(config, dict):
             raise UnusableAdapter(f"{key}/{CONFIG_FILE} is not a JSON object")
         return AdapterFiles(key=key, config=config, weights=weights, sha256=sha)
+
+
+def sha256_hex(digest: str) -> str:
+    """The object store's digest as the hex sha256 the pointers and manifests carry."""
+    return _digest_bytes(digest).hex()
 
 
 def _digest_bytes(digest: str) -> bytes:

@@ -3,6 +3,8 @@
 Each iteration admits waiting sequences (one padded prefill forward for all that fit), then runs one
 decode step over every active sequence, with each row on its own adapter. Sequences join and leave
 between steps; the event loop only submits, cancels and reads tokens, so it never waits on the model.
+A sequence whose leading tokens (`prefix_len`) were prefilled before with the same adapter starts from
+their cached keys and values (engine/prefix.py) and prefills only the rest.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from zega_common.errors import ResourceExhausted, Unavailable
 from zega_inference.domain.request import Sampling
 from zega_inference.engine import kv
 from zega_inference.engine.lora import LoRABatch, LoRAWeights
+from zega_inference.engine.prefix import Layers, PrefixCache
 from zega_inference.engine.sampler import make_generator, sample
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class Seq:
     emit: Callable[[Event], None]
     user_id: str = ""
     deadline: float | None = None
+    prefix_len: int = 0  # leading prompt tokens worth keeping the keys and values of (0: none)
     id: int = field(default_factory=itertools.count().__next__)
     cancelled: bool = False
     finished: str = ""
@@ -98,6 +102,7 @@ class Engine:
         max_batch_size: int = 32,
         max_queued: int = 128,
         max_prefill_tokens: int = 8192,
+        prefix_cache_bytes: int = 0,
     ) -> None:
         self.model = model
         self.lora = lora
@@ -107,6 +112,7 @@ class Engine:
         self.max_prefill_tokens = max_prefill_tokens
         self.device = next(model.parameters()).device
         self.stats = EngineStats()
+        self.prefixes = PrefixCache(prefix_cache_bytes)
         self._waiting: collections.deque[Seq] = collections.deque()
         self._wake = threading.Condition()
         self._stopping = False
@@ -220,22 +226,37 @@ class Engine:
         return joiners
 
     def _prefill(self, joiners: list[Seq]) -> None:
-        """Joiners of similar length prefill together: left padding costs as much as real tokens."""
-        for group in prefill_groups([len(s.prompt_ids) for s in joiners]):
-            self._prefill_group([joiners[i] for i in group])
+        """Joiners of similar length to compute prefill together: left padding costs as much as real tokens."""
+        cached = [self._cached_prefix(s) for s in joiners]
+        todo = [len(s.prompt_ids) - (0 if c is None else s.prefix_len) for s, c in zip(joiners, cached, strict=True)]
+        for group in prefill_groups(todo):
+            self._prefill_group([joiners[i] for i in group], [cached[i] for i in group])
 
-    def _prefill_group(self, joiners: list[Seq]) -> None:
-        width = max(len(s.prompt_ids) for s in joiners)
+    def _cached_prefix(self, seq: Seq) -> Layers | None:
+        if not 0 < seq.prefix_len < len(seq.prompt_ids) or not self.prefixes.max_bytes:
+            return None
+        return self.prefixes.get(seq.adapter, seq.prompt_ids[: seq.prefix_len])
+
+    def _prefill_group(self, joiners: list[Seq], cached: list[Layers | None]) -> None:
+        """One forward over the tokens not cached. Row layout: [padding, cached prefix | padding, the rest],
+        the cached part ending where the forward's input starts; the mask hides both paddings."""
+        done = [0 if c is None else s.prefix_len for s, c in zip(joiners, cached, strict=True)]
+        past = max(done)
+        width = max(len(s.prompt_ids) - d for s, d in zip(joiners, done, strict=True))
         ids = torch.zeros(len(joiners), width, dtype=torch.long)
-        mask = torch.zeros(len(joiners), width, dtype=torch.long)
-        for i, seq in enumerate(joiners):
+        positions = torch.zeros(len(joiners), width, dtype=torch.long)
+        mask = torch.zeros(len(joiners), past + width, dtype=torch.long)
+        for i, (seq, d) in enumerate(zip(joiners, done, strict=True)):
             n = len(seq.prompt_ids)
-            ids[i, width - n :] = torch.tensor(seq.prompt_ids)
-            mask[i, width - n :] = 1
+            ids[i, width - (n - d) :] = torch.tensor(seq.prompt_ids[d:])
+            positions[i, width - (n - d) :] = torch.arange(d, n)
+            mask[i, past - d : past] = 1
+            mask[i, past + width - (n - d) :] = 1
             seq.position = n
             seq.generator = make_generator(seq.sampling, self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
         cache = kv.new_cache(self.model.config)
+        if past:
+            kv.fill_right_aligned(cache, cached, past, self.device)
         self.lora.use([s.adapter for s in joiners])
         out = self.model(
             input_ids=ids.to(self.device),
@@ -246,6 +267,7 @@ class Engine:
             logits_to_keep=1,
         )
         self.stats.prefills += 1
+        self._keep_prefixes(joiners, done, cache, past + width)
         tokens = sample(out.logits[:, -1, :], [s.sampling for s in joiners], [s.generator for s in joiners])
         mask = mask.to(self.device)
         if self._cache is None:
@@ -255,6 +277,17 @@ class Engine:
         self._active.extend(joiners)
         self._joining = max(0, self._joining - len(joiners))
         self._accept(joiners, tokens)
+
+    def _keep_prefixes(self, joiners: list[Seq], done: list[int], cache: DynamicCache, end: int) -> None:
+        """Cache the prefix of each row that computed it in this forward (its tokens end at column `end`)."""
+        if not self.prefixes.max_bytes:
+            return
+        for i, (seq, d) in enumerate(zip(joiners, done, strict=True)):
+            if d or not 0 < seq.prefix_len <= len(seq.prompt_ids):
+                continue
+            start = end - len(seq.prompt_ids)
+            layers = kv.row_slice(cache, i, start, start + seq.prefix_len)
+            self.prefixes.put(seq.adapter, seq.prompt_ids[: seq.prefix_len], seq.user_id, layers)
 
     def _decode_step(self) -> None:
         rows = self._active

@@ -64,6 +64,31 @@ def new_cache(config) -> DynamicCache:
     return cache
 
 
+def fill_right_aligned(cache: DynamicCache, rows, width: int, device: torch.device) -> None:
+    """Start an empty cache at `width` columns: row i holds rows[i]'s keys and values (one layer list of
+    [1, heads, n, dim] pairs, or None) in its last n columns, zeros before (masked out by the caller)."""
+    first = next(r for r in rows if r is not None)
+    for index, layer in enumerate(cache.layers):
+        k0, v0 = first[index]
+        keys = k0.new_zeros(len(rows), k0.shape[1], width, k0.shape[3], device=device)
+        values = v0.new_zeros(len(rows), v0.shape[1], width, v0.shape[3], device=device)
+        for i, row in enumerate(rows):
+            if row is not None:
+                k, v = row[index]
+                keys[i, :, width - k.shape[-2] :] = k[0]
+                values[i, :, width - v.shape[-2] :] = v[0]
+        layer.lazy_initialization(keys, values)
+        layer.keys, layer.values = keys, values
+
+
+def row_slice(cache: DynamicCache, row: int, start: int, end: int) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+    """Copies of one row's keys and values in columns [start, end), per layer."""
+    return tuple(
+        (layer.keys[row : row + 1, :, start:end].clone(), layer.values[row : row + 1, :, start:end].clone())
+        for layer in cache.layers
+    )
+
+
 def _pad_left(t: torch.Tensor, width: int) -> torch.Tensor:
     extra = width - t.shape[-2]
     if extra == 0:
