@@ -12,6 +12,7 @@ from transformers import AutoModelForCausalLM
 
 from zega_common import codec, subjects
 from zega_common.v1 import events_pb2
+from zega_trainer.store import TrainerStore
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -91,6 +92,32 @@ async def test_examples_below_quality_are_rejected(jetstream, start_trainer, wat
     assert final.state == REJECTED
     assert "0 usable examples" in final.reason and "20 below it" in final.reason
     assert not seen.ready
+
+
+async def test_a_candidate_is_staged_before_its_gate_and_withdrawn_when_rejected(jetstream, start_trainer, watch, kit):
+    user = "gail"
+    seen = await watch(user)
+    objects = await jetstream.object_store(subjects.OBJECT_STORE_ADAPTERS)
+    watcher = await objects.watch(updates_only=True)
+    await kit.publish_examples(jetstream, [kit.example(user, i) for i in range(20)])
+    await start_trainer(eval_margin=1000.0)  # no adapter can beat the base model by that much
+    job_id = await kit.publish_trigger(jetstream, user, 1)
+    final = await seen.final(job_id, 120)
+    assert final.state == REJECTED and "does not beat the base model" in final.reason
+    assert not seen.ready
+    changes = []
+    while not watcher._updates.empty():
+        info = await watcher.updates(timeout=1)
+        changes.append((info.name, bool(info.deleted)))
+    weights = f"{user}/v1/adapter_model.safetensors"
+    assert (weights, False) in changes and (weights, True) in changes  # uploaded before the gate, then deleted
+    with pytest.raises(NotFoundError):  # nats-py's answer when no object is left
+        await objects.list(ignore_deletes=True)
+    with pytest.raises(KeyNotFoundError):
+        await (await jetstream.key_value(subjects.KV_ADAPTERS)).get(user)
+
+    store = await TrainerStore(jetstream, max_event_bytes=1 << 20).open()
+    assert await store.next_version(user) == 1  # the rejected candidate gave its number back
 
 
 async def test_cancel_stops_the_running_job(jetstream, nc, start_trainer, watch, kit):

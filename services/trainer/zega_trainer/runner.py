@@ -3,8 +3,11 @@
 The job record in KV zega-jobs decides: a finished job is acknowledged again without work; a job whose
 examples another job already covers is skipped; otherwise this replica claims the record (its revision
 is the fencing token), trains in a worker thread while a heartbeat keeps the message and the claim
-alive, and publishes objects, then the pointer, then adapter.ready. A retry after a crash reuses the
-version the first attempt allocated, so a version is never published twice under two numbers.
+alive, and publishes objects, then the pointer, then adapter.ready. The candidate's weights go up
+before its evaluation gate (staged: inference replicas load and warm them meanwhile); the manifest, the
+pointer and adapter.ready only once it passes, and a rejected candidate's objects are deleted. A retry
+after a crash reuses the version the first attempt allocated, so a version is never published twice
+under two numbers.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import torch
 from prometheus_client import Counter, Gauge, Histogram
 
+from zega_common import adapter_layout as layout
 from zega_common.codec import now
 from zega_common.v1 import events_pb2
 from zega_model import BaseModel, load_base_model
@@ -44,6 +48,8 @@ JOBS = Counter("zega_trainer_jobs_total", "Training jobs by final outcome.", ["o
 JOB_SECONDS = Histogram(
     "zega_trainer_job_seconds", "Wall time of training jobs.", buckets=(10, 30, 60, 120, 300, 600, 1200, 3600)
 )
+STAGE_TIMEOUT_S = 60.0
+"""Longest the training thread waits for its candidate's upload before it goes on to the gate."""
 TOKENS_PER_SECOND = Gauge("zega_trainer_tokens_per_second", "Training throughput of the last job.")
 
 MANIFEST_SETTINGS = (
@@ -99,6 +105,7 @@ class ActiveJob:
     stop: threading.Event = field(default_factory=threading.Event)
     why: str = ""
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    staged: str = ""  # sha256 of the candidate's weights once uploaded before the gate
 
     def request_stop(self, why: str) -> None:
         if not self.stop.is_set():
@@ -235,7 +242,14 @@ class JobRunner:
                     previous = await asyncio.to_thread(_write_files, work / "previous", files) if files else None
                 await self._progress(record, State.RUNNING, f"{record.job_id}:{record.attempt}:start")
                 result = await asyncio.to_thread(
-                    self._train, data, persona, previous, work / "adapter", job, self._step_reporter(record)
+                    self._train,
+                    data,
+                    persona,
+                    previous,
+                    work / "adapter",
+                    job,
+                    self._step_reporter(record),
+                    self._stager(record, job),
                 )
                 if job.why == "lost":
                     raise LostJob(record.job_id)
@@ -274,6 +288,7 @@ class JobRunner:
             await self._finish(job.claim, record, State.CANCELLED, "cancelled on request", result)
             return ACK
         if result.outcome is Outcome.REJECTED:
+            await self._withdraw(record, job)
             await self._finish(job.claim, record, State.REJECTED, result.reason, result)
             return ACK
         await self._publish(record, job, trigger, data, persona, result, adapter_dir)
@@ -287,6 +302,7 @@ class JobRunner:
         out_dir: Path,
         job: ActiveJob,
         on_step: Callable[[int, int, float], None],
+        on_candidate: Callable[[Path], None],
     ) -> SessionResult:
         with self._base_lock:
             if self._base is None:
@@ -295,7 +311,7 @@ class JobRunner:
                 self._base = load_base_model(self.settings.base_model, self.settings.data_dir, self.settings.device)
             try:
                 return run_session(
-                    self._base, data, persona, self.settings, previous, out_dir, job.stop.is_set, on_step
+                    self._base, data, persona, self.settings, previous, out_dir, job.stop.is_set, on_step, on_candidate
                 )
             except BaseException:
                 self._base = None  # the LoRA layers may not have come off cleanly: load afresh next time
@@ -310,6 +326,41 @@ class JobRunner:
             asyncio.run_coroutine_threadsafe(coro, loop)
 
         return report
+
+    def _stager(self, record: JobRecord, job: ActiveJob) -> Callable[[Path], None]:
+        """Called from the training thread with the candidate, before its evaluation: upload its weights
+        under the version it will have, so inference replicas load and warm it while the gate runs and
+        the pointer move finds it ready. A failure here only costs that head start."""
+        loop = asyncio.get_running_loop()
+
+        def stage(adapter_dir: Path) -> None:
+            try:
+                asyncio.run_coroutine_threadsafe(self._stage(record, job, adapter_dir), loop).result(STAGE_TIMEOUT_S)
+            except Exception as exc:
+                log.warning(
+                    "job %s: could not stage its candidate (%r); it is uploaded when published", record.job_id, exc
+                )
+
+        return stage
+
+    async def _stage(self, record: JobRecord, job: ActiveJob, adapter_dir: Path) -> None:
+        if not record.adapter_version:
+            record.adapter_version = await self.store.next_version(record.user_id)
+            await job.claim.save(self.store, record)
+        weights = (adapter_dir / layout.WEIGHTS_FILE).read_bytes()
+        files = {layout.CONFIG_FILE: (adapter_dir / layout.CONFIG_FILE).read_bytes(), layout.WEIGHTS_FILE: weights}
+        await self.store.upload(lineage.object_prefix(record.user_id, record.adapter_version), files)
+        job.staged = hashlib.sha256(weights).hexdigest()
+
+    async def _withdraw(self, record: JobRecord, job: ActiveJob) -> None:
+        """A rejected candidate: delete its staged objects and give its version number back if it is still
+        the latest, so versions stay 1, 2, 3 for what was published."""
+        if not job.staged:
+            return
+        await self.store.delete_adapter(lineage.object_prefix(record.user_id, record.adapter_version))
+        if await self.store.release_version(record.user_id, record.adapter_version):
+            record.adapter_version = 0
+        job.staged = ""
 
     async def _heartbeat(self, record: JobRecord, job: ActiveJob, keepalive: Callable[[], Awaitable[None]]) -> None:
         """Tell NATS the job is alive (in-progress ack) and renew the claim, well within AckWait."""
@@ -373,11 +424,13 @@ class JobRunner:
             previous_version=record.previous_version if result.warm_start else None,
         )
         files = {
-            "adapter_config.json": (adapter_dir / "adapter_config.json").read_bytes(),
-            "adapter_model.safetensors": weights,
-            "Modelfile": (adapter_dir / "Modelfile").read_bytes(),
-            "manifest.json": lineage.dump(manifest),
+            layout.CONFIG_FILE: (adapter_dir / layout.CONFIG_FILE).read_bytes(),
+            layout.WEIGHTS_FILE: weights,
+            layout.MODELFILE: (adapter_dir / layout.MODELFILE).read_bytes(),
+            layout.MANIFEST_FILE: lineage.dump(manifest),
         }
+        if job.staged == sha256:  # uploaded before the gate: replicas may hold it already
+            files.pop(layout.CONFIG_FILE), files.pop(layout.WEIGHTS_FILE)
         await self.store.upload(prefix, files)
         await self.store.put_pointer(user_id, lineage.pointer(user_id, version, sha256, base_name, created.isoformat()))
         ollama_error = ""

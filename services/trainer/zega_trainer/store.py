@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -156,6 +157,18 @@ class TrainerStore:
             except KeyWrongLastSequenceError:
                 continue
 
+    async def release_version(self, user_id: str, version: int) -> bool:
+        """Give back `version` (a rejected candidate's) if it is still the latest allocated; True if so."""
+        key = versions_key(user_id)
+        try:
+            entry = await self.jobs.get(key)
+            if int(json.loads(entry.value)["latest"]) != version:
+                return False
+            await self.jobs.update(key, json.dumps({"latest": version - 1}).encode(), last=entry.revision)
+            return True
+        except (KeyNotFoundError, KeyWrongLastSequenceError):
+            return False
+
     # adapters ------------------------------------------------------------------------------------
 
     async def pointer(self, user_id: str) -> dict | None:
@@ -187,6 +200,12 @@ class TrainerStore:
     async def upload(self, prefix: str, files: dict[str, bytes]) -> None:
         for name, data in files.items():
             await self.objects.put(f"{prefix}/{name}", data)
+
+    async def delete_adapter(self, prefix: str) -> None:
+        """Delete the objects of `prefix` (<user_id>/v<N>) that exist."""
+        for name in ADAPTER_FILES:
+            with contextlib.suppress(NotFoundError):
+                await self.objects.delete(f"{prefix}/{name}")
 
     # erasure -------------------------------------------------------------------------------------
 

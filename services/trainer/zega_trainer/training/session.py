@@ -1,4 +1,5 @@
-"""One adapter from a data set: attach LoRA, evaluate base and previous, train, evaluate, gate, save.
+"""One adapter from a data set: attach LoRA, evaluate base and previous, train, save the candidate (and
+hand it to `on_candidate`, which stages it for inference), evaluate it, gate.
 
 Pure compute on a loaded base model (no NATS): the job runner calls it in a worker thread.
 """
@@ -58,6 +59,7 @@ def run_session(
     out_dir: Path,
     should_stop: Callable[[], bool] = lambda: False,
     on_step: Callable[[int, int, float], None] = lambda step, total, loss: None,
+    on_candidate: Callable[[Path], None] = lambda out_dir: None,
 ) -> SessionResult:
     tok = base.tokenizer
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
@@ -76,11 +78,11 @@ def run_session(
         result = train(model, train_rows, loop_config(settings), pad_id, base.dtype, should_stop, on_step)
         if result.stopped:
             return SessionResult(Outcome.STOPPED, "stopped", train=result, warm_start=warm)
+        save(model, out_dir, base.name)
+        on_candidate(out_dir)
         metrics = Metrics(result.train_loss, eval_base, evaluate(), eval_previous)
         gate = decide(eval_base, eval_previous, metrics.eval_loss_adapter, settings.eval_margin)
-        if not gate.publish:
-            return SessionResult(Outcome.REJECTED, gate.reason, metrics, result, warm)
-        save(model, out_dir, base.name)
-        return SessionResult(Outcome.READY, gate.reason, metrics, result, warm)
+        outcome = Outcome.READY if gate.publish else Outcome.REJECTED
+        return SessionResult(outcome, gate.reason, metrics, result, warm)
     finally:
         detach(model)
