@@ -207,6 +207,13 @@ async def test_a_candidate_is_staged_and_warmed_before_its_pointer_moves(
     assert not prefixes.contains(rejected.weights, prefix)
     assert (await stub.Generate(request, timeout=30)).adapter_version == 2
 
+    # A user served by the base model so far gets their first adapter staged the same way.
+    assert (await stub.Generate(req("fay", "Write about the sea.", max_new_tokens=4), timeout=30)).adapter_version == 0
+    await publish(jetstream, "fay", 1, v3, move_pointer=False)
+    await wait_until(lambda: AdapterKey("fay", 1) in manager.cache)
+    first = manager.cache.peek(AdapterKey("fay", 1))
+    await wait_until(lambda: prefixes.contains(first.weights, wired.service._recent_prefixes["fay"]))
+
 
 async def test_bad_input_is_invalid_argument_with_a_message(served):
     _, stub, _ = served

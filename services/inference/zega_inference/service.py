@@ -62,6 +62,7 @@ class GenerationService:
         self._recent_prefixes: collections.OrderedDict[str, tuple[int, ...]] = collections.OrderedDict()
         adapters.on_staged = self.warm
         adapters.on_dropped = self._drop_prefixes
+        adapters.is_active = self._recent_prefixes.__contains__
 
     @property
     def engine(self):

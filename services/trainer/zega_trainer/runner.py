@@ -106,6 +106,7 @@ class ActiveJob:
     why: str = ""
     done: asyncio.Event = field(default_factory=asyncio.Event)
     staged: str = ""  # sha256 of the candidate's weights once uploaded before the gate
+    staged_at: float = 0.0  # perf_counter() then
 
     def request_stop(self, why: str) -> None:
         if not self.stop.is_set():
@@ -350,7 +351,7 @@ class JobRunner:
         weights = (adapter_dir / layout.WEIGHTS_FILE).read_bytes()
         files = {layout.CONFIG_FILE: (adapter_dir / layout.CONFIG_FILE).read_bytes(), layout.WEIGHTS_FILE: weights}
         await self.store.upload(lineage.object_prefix(record.user_id, record.adapter_version), files)
-        job.staged = hashlib.sha256(weights).hexdigest()
+        job.staged, job.staged_at = hashlib.sha256(weights).hexdigest(), time.perf_counter()
 
     async def _withdraw(self, record: JobRecord, job: ActiveJob) -> None:
         """A rejected candidate: delete its staged objects and give its version number back if it is still
@@ -432,6 +433,7 @@ class JobRunner:
         if job.staged == sha256:  # uploaded before the gate: replicas may hold it already
             files.pop(layout.CONFIG_FILE), files.pop(layout.WEIGHTS_FILE)
         await self.store.upload(prefix, files)
+        moved = time.perf_counter()
         await self.store.put_pointer(user_id, lineage.pointer(user_id, version, sha256, base_name, created.isoformat()))
         ollama_error = ""
         if s.ollama_host:
@@ -457,7 +459,8 @@ class JobRunner:
         ready.created_at.FromDatetime(created)
         await self.events.adapter_ready(ready)
         await self._finish(job.claim, record, State.SUCCEEDED, f"published {prefix}", result)
-        log.info("job %s published %s (%s)", record.job_id, prefix, result.reason)
+        ahead = f"; staged {moved - job.staged_at:.2f} s before the pointer moved" if job.staged == sha256 else ""
+        log.info("job %s published %s (%s)%s", record.job_id, prefix, result.reason, ahead)
 
     # records and events --------------------------------------------------------------------------
 

@@ -6,10 +6,10 @@ replica only). When a resident user's pointer moves (a new version, or a rollbac
 points to is loaded in the background; requests already running keep the weights they started with.
 
 Staging: the trainer uploads a candidate's weights before its evaluation gate and moves the pointer only
-when the candidate passes. Each replica also watches the object store, loads a resident user's
-candidate as it arrives, and hands it to `on_staged` (the service prefills the user's usual prompt
-prefix with it), so the pointer move finds it ready. A rejected candidate's objects are deleted: the
-replica drops it again.
+when the candidate passes. Each replica also watches the object store, loads the candidate of a user it
+serves (an adapter resident, or recent requests) as it arrives, and hands it to `on_staged` (the service
+prefills the user's usual prompt prefix with it), so the pointer move finds it ready. A rejected
+candidate's objects are deleted: the replica drops it again.
 """
 
 from __future__ import annotations
@@ -104,6 +104,8 @@ class AdapterManager:
         """Called with a resident user's candidate once it is loaded, before its pointer moves."""
         self.on_dropped: Callable[[Resident], object] = lambda resident: None
         """Called for every version that leaves the cache (evicted, replaced, forgotten)."""
+        self.is_active: Callable[[str], bool] = lambda user_id: False
+        """Whether a user without a resident adapter generated here lately (their first adapter is staged too)."""
 
     # ---- lifecycle ------------------------------------------------------------------------------
     @property
@@ -205,7 +207,7 @@ class AdapterManager:
             if pointer is None or pointer.version != version:
                 self.cache.remove(key, reason="withdrawn")
             return
-        if not digest or not self._is_resident_user(user_id) or key in self.cache:
+        if not digest or key in self.cache or not (self._is_resident_user(user_id) or self.is_active(user_id)):
             return
         if pointer is not None and version <= pointer.version:
             return  # not a candidate: a rewrite of a published version, or an old one
@@ -216,6 +218,9 @@ class AdapterManager:
         if task.cancelled() or task.exception() is not None:
             return  # the pointer move, if it comes, loads it again and falls back if it must
         resident = task.result()
+        pointer = self.pointers.get(user_id)
+        if pointer is not None and pointer.version == resident.key.version:
+            return  # live already (no gate in between): its first request prefills as any other would
         if self.cache.peek(resident.key) is resident:
             log.info("staged candidate %s", resident.key)
             self.on_staged(user_id, resident)
