@@ -25,3 +25,7 @@ TIME_TO_FIRST_TOKEN = Histogram(
 )
 QUEUED = Gauge("zega_inference_queued_requests", "Requests waiting for a batch slot.")
 ACTIVE = Gauge("zega_inference_active_sequences", "Sequences in the running batch.")
+PREFIX_HITS = Counter("zega_inference_prefix_cache_hits", "Prefills that started from a cached prompt prefix.")
+PREFIX_MISSES = Counter("zega_inference_prefix_cache_misses", "Prefills whose prompt prefix was not cached.")
+PREFIX_TOKENS_REUSED = Counter("zega_inference_prefix_cache_reused_tokens", "Prompt tokens not prefilled again.")
+PREFIX_BYTES = Gauge("zega_inference_prefix_cache_bytes", "Bytes of cached prompt-prefix keys and values.")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from zega_inference import metrics
 from zega_inference.engine.lora import LoRAWeights
 
 Layers = tuple[tuple[torch.Tensor, torch.Tensor], ...]
@@ -56,11 +57,14 @@ class PrefixCache:
             entry = self._entries.get(key)
             if entry is None:
                 self.stats.misses += 1
+                metrics.PREFIX_MISSES.inc()
                 return None
             self._entries.move_to_end(key)
-            self.stats.hits += 1
-            self.stats.tokens_reused += len(prefix)
-            return entry.layers
+        self.stats.hits += 1
+        self.stats.tokens_reused += len(prefix)
+        metrics.PREFIX_HITS.inc()
+        metrics.PREFIX_TOKENS_REUSED.inc(len(prefix))
+        return entry.layers
 
     def contains(self, adapter: LoRAWeights | None, prefix: Sequence[int]) -> bool:
         with self._lock:
@@ -80,6 +84,7 @@ class PrefixCache:
             while self.total_bytes > self.max_bytes:
                 _, dropped = self._entries.popitem(last=False)
                 self.total_bytes -= dropped.nbytes
+            metrics.PREFIX_BYTES.set(self.total_bytes)
 
     def drop(self, where: Callable[[LoRAWeights | None, str], bool]) -> int:
         """Remove the entries whose (adapter, user_id) match; how many went."""
@@ -87,6 +92,7 @@ class PrefixCache:
             gone = [key for key, entry in self._entries.items() if where(key[0], entry.user_id)]
             for key in gone:
                 self.total_bytes -= self._entries.pop(key).nbytes
+            metrics.PREFIX_BYTES.set(self.total_bytes)
             return len(gone)
 
     def drop_adapter(self, adapter: LoRAWeights) -> int:
