@@ -18,6 +18,7 @@ from zega_common.nats_server import free_port
 from zega_common.v1 import events_pb2, inference_pb2, inference_pb2_grpc
 from zega_inference.config import InferenceSettings
 from zega_inference.domain.adapter_ref import AdapterKey
+from zega_inference.domain.request import spec_from_request
 from zega_inference.main import wire
 
 pytestmark = pytest.mark.timeout(120)
@@ -213,6 +214,21 @@ async def test_a_candidate_is_staged_and_warmed_before_its_pointer_moves(
     await wait_until(lambda: AdapterKey("fay", 1) in manager.cache)
     first = manager.cache.peek(AdapterKey("fay", 1))
     await wait_until(lambda: prefixes.contains(first.weights, wired.service._recent_prefixes["fay"]))
+
+
+async def test_the_cached_prompt_prefix_is_the_chat_up_to_the_last_message(served):
+    wired, _, _ = served
+    service, tokenizer = wired.service, wired.service.tokenizer
+    for messages in (
+        (("user", "Write about the sea."),),
+        (("system", "You write like a sailor."), ("user", "Hi"), ("assistant", "Ahoy"), ("user", "More.")),
+    ):
+        spec = spec_from_request(
+            req("ida", "", messages=[inference_pb2.ChatMessage(role=r, content=c) for r, c in messages]), service.limits
+        )
+        ids, prefix_len = service.encode(spec)
+        assert tokenizer.decode(ids[:prefix_len]).endswith("<|im_start|>user\n")
+        assert tokenizer.decode(ids[prefix_len:]).startswith(messages[-1][1])
 
 
 async def test_bad_input_is_invalid_argument_with_a_message(served):

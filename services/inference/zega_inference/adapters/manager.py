@@ -101,7 +101,7 @@ class AdapterManager:
         self._objects_task: asyncio.Task | None = None
         self._objects_watcher = None
         self.on_staged: Callable[[str, Resident], object] = lambda user_id, resident: None
-        """Called with a resident user's candidate once it is loaded, before its pointer moves."""
+        """Called with the candidate of a user this replica serves once it is loaded, before its pointer moves."""
         self.on_dropped: Callable[[Resident], object] = lambda resident: None
         """Called for every version that leaves the cache (evicted, replaced, forgotten)."""
         self.is_active: Callable[[str], bool] = lambda user_id: False
