@@ -12,6 +12,9 @@ from transformers import AutoModelForCausalLM
 
 from zega_common import codec, subjects
 from zega_common.v1 import events_pb2
+from zega_trainer.config import TrainerSettings
+from zega_trainer.domain.jobs import JobRecord
+from zega_trainer.runner import JobRunner
 from zega_trainer.store import TrainerStore
 
 pytestmark = pytest.mark.timeout(240)
@@ -118,6 +121,23 @@ async def test_a_candidate_is_staged_before_its_gate_and_withdrawn_when_rejected
 
     store = await TrainerStore(jetstream, max_event_bytes=1 << 20).open()
     assert await store.next_version(user) == 1  # the rejected candidate gave its number back
+
+
+async def test_withdrawing_never_touches_the_version_the_pointer_is_on(jetstream, trainer_env):
+    store = await TrainerStore(jetstream, max_event_bytes=1 << 20).open()
+    runner = JobRunner(TrainerSettings(**trainer_env), store, events=None)
+    user = "hank"
+    for version in (1, 2):
+        assert await store.next_version(user) == version
+        await store.upload(f"{user}/v{version}", {"adapter_config.json": b"{}", "adapter_model.safetensors": b"w"})
+    await store.put_pointer(user, {"adapter_version": 1, "object_name": f"{user}/v1"})
+    published = JobRecord("j1", user, 1, adapter_version=1)  # e.g. a retry whose first attempt published
+    await runner._withdraw(published)
+    assert published.adapter_version == 1 and await store.download_adapter(f"{user}/v1")
+    given_up = JobRecord("j2", user, 2, adapter_version=2)  # staged, then its job failed for good
+    await runner._withdraw(given_up)
+    assert given_up.adapter_version == 0 and await store.download_adapter(f"{user}/v2") is None
+    assert await store.next_version(user) == 2
 
 
 async def test_cancel_stops_the_running_job(jetstream, nc, start_trainer, watch, kit):

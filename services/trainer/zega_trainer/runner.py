@@ -289,7 +289,7 @@ class JobRunner:
             await self._finish(job.claim, record, State.CANCELLED, "cancelled on request", result)
             return ACK
         if result.outcome is Outcome.REJECTED:
-            await self._withdraw(record, job)
+            await self._withdraw(record)
             await self._finish(job.claim, record, State.REJECTED, result.reason, result)
             return ACK
         await self._publish(record, job, trigger, data, persona, result, adapter_dir)
@@ -353,15 +353,19 @@ class JobRunner:
         await self.store.upload(lineage.object_prefix(record.user_id, record.adapter_version), files)
         job.staged, job.staged_at = hashlib.sha256(weights).hexdigest(), time.perf_counter()
 
-    async def _withdraw(self, record: JobRecord, job: ActiveJob) -> None:
-        """A rejected candidate: delete its staged objects and give its version number back if it is still
-        the latest, so versions stay 1, 2, 3 for what was published."""
-        if not job.staged:
+    async def _withdraw(self, record: JobRecord) -> None:
+        """A candidate that will not be published (rejected, or its job given up): delete its staged
+        objects and give its version number back if it is still the latest, so versions stay 1, 2, 3 for
+        what was published. Never touches a version the pointer is on (an earlier attempt published it)."""
+        version = record.adapter_version
+        if not version:
             return
-        await self.store.delete_adapter(lineage.object_prefix(record.user_id, record.adapter_version))
-        if await self.store.release_version(record.user_id, record.adapter_version):
+        pointer = await self.store.pointer(record.user_id)
+        if pointer is not None and pointer.get("adapter_version") == version:
+            return
+        await self.store.delete_adapter(lineage.object_prefix(record.user_id, version))
+        if await self.store.release_version(record.user_id, version):
             record.adapter_version = 0
-        job.staged = ""
 
     async def _heartbeat(self, record: JobRecord, job: ActiveJob, keepalive: Callable[[], Awaitable[None]]) -> None:
         """Tell NATS the job is alive (in-progress ack) and renew the claim, well within AckWait."""
@@ -490,6 +494,10 @@ class JobRunner:
         log.info("job %s %s: %s", record.job_id, state.value, reason)
 
     async def _give_up(self, claim: Claim, record: JobRecord, reason: str) -> Verdict:
+        try:
+            await self._withdraw(record)
+        except Exception as exc:
+            log.warning("job %s: could not withdraw its candidate: %r", record.job_id, exc)
         try:
             await self._finish(claim, record, State.FAILED, reason)
         except LostJob:
