@@ -123,7 +123,7 @@ async def test_a_candidate_is_staged_before_its_gate_and_withdrawn_when_rejected
     assert await store.next_version(user) == 1  # the rejected candidate gave its number back
 
 
-async def test_withdrawing_never_touches_the_version_the_pointer_is_on(jetstream, trainer_env):
+async def test_withdrawing_never_touches_a_published_version(jetstream, trainer_env):
     store = await TrainerStore(jetstream, max_event_bytes=1 << 20).open()
     runner = JobRunner(TrainerSettings(**trainer_env), store, events=None)
     user = "hank"
@@ -132,6 +132,10 @@ async def test_withdrawing_never_touches_the_version_the_pointer_is_on(jetstream
         await store.upload(f"{user}/v{version}", {"adapter_config.json": b"{}", "adapter_model.safetensors": b"w"})
     await store.put_pointer(user, {"adapter_version": 1, "object_name": f"{user}/v1"})
     published = JobRecord("j1", user, 1, adapter_version=1)  # e.g. a retry whose first attempt published
+    await runner._withdraw(published)
+    assert published.adapter_version == 1 and await store.download_adapter(f"{user}/v1")
+    await store.put_pointer(user, {"adapter_version": 0, "object_name": ""})  # e.g. rolled back since
+    await store.upload(f"{user}/v1", {"manifest.json": b"{}"})
     await runner._withdraw(published)
     assert published.adapter_version == 1 and await store.download_adapter(f"{user}/v1")
     given_up = JobRecord("j2", user, 2, adapter_version=2)  # staged, then its job failed for good

@@ -356,14 +356,15 @@ class JobRunner:
     async def _withdraw(self, record: JobRecord) -> None:
         """A candidate that will not be published (rejected, or its job given up): delete its staged
         objects and give its version number back if it is still the latest, so versions stay 1, 2, 3 for
-        what was published. Never touches a version the pointer is on (an earlier attempt published it)."""
+        what was published. Never touches a published version (an earlier attempt got that far)."""
         version = record.adapter_version
         if not version:
             return
+        prefix = lineage.object_prefix(record.user_id, version)
         pointer = await self.store.pointer(record.user_id)
-        if pointer is not None and pointer.get("adapter_version") == version:
+        if (pointer is not None and pointer.get("adapter_version") == version) or await self.store.is_published(prefix):
             return
-        await self.store.delete_adapter(lineage.object_prefix(record.user_id, version))
+        await self.store.delete_adapter(prefix)
         if await self.store.release_version(record.user_id, version):
             record.adapter_version = 0
 

@@ -201,6 +201,14 @@ class TrainerStore:
         for name, data in files.items():
             await self.objects.put(f"{prefix}/{name}", data)
 
+    async def is_published(self, prefix: str) -> bool:
+        """Whether `prefix` (<user_id>/v<N>) has its manifest: written only once a version passed its gate."""
+        try:
+            info = await self.objects.get_info(f"{prefix}/{adapter_layout.MANIFEST_FILE}")
+        except NotFoundError:
+            return False
+        return not info.deleted
+
     async def delete_adapter(self, prefix: str) -> None:
         """Delete the objects of `prefix` (<user_id>/v<N>) that exist."""
         for name in ADAPTER_FILES:
