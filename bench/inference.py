@@ -267,7 +267,7 @@ async def service_latencies(runtime: ModelRuntime, adapter_paths: list[Path], sw
 
             def staged_and_warm(version: int) -> bool:
                 staged = service.adapters.cache.peek(AdapterKey("swapper", version))
-                return staged is not None and service.engine.prefixes.contains(staged.weights, prefix)
+                return staged is not None and service.engine.prefixes.contains("swapper", staged.weights, prefix)
 
             swaps_out = {"staged": ([], [], []), "unstaged": ([], [], [])}
             version = 1
@@ -292,10 +292,7 @@ async def service_latencies(runtime: ModelRuntime, adapter_paths: list[Path], sw
             for k in range(swaps):
                 user = f"ttft{k}"
                 await publish(user, 1, adapter_paths[k % len(adapter_paths)], announce=False)
-                for _ in range(2000):
-                    if user in wired.service.adapters.pointers:
-                        break
-                    await asyncio.sleep(0.005)
+                await until(lambda u=user: u in service.adapters.pointers)
                 cold.append(await ttft(user))
                 service.engine.prefixes.drop_user(user)  # resident adapter, but its prompt prefix not cached
                 warm.append(await ttft(user))

@@ -157,7 +157,7 @@ def test_a_cached_prompt_prefix_gives_the_tokens_a_full_prefill_gives(tiny_runti
     ]
     no_cache = [run(tiny_runtime, [(ids, weights)])[0] for ids, weights, _ in jobs]
     engine = tiny_runtime.engine
-    engine.prefixes.max_bytes = 64 * 1024**2
+    engine.prefixes = PrefixCache(64 * 1024**2)
     first = run(tiny_runtime, jobs[:6])  # six distinct (system, adapter) pairs: all miss, all stored
     assert first == no_cache[:6]
     assert (engine.prefixes.stats.hits, len(engine.prefixes)) == (0, 6)
@@ -167,22 +167,26 @@ def test_a_cached_prompt_prefix_gives_the_tokens_a_full_prefill_gives(tiny_runti
     assert again == no_cache[6:] and together == no_cache
     assert engine.prefixes.stats.hits == 18
     unused = weights_of(tiny_runtime, adapter_factory(3, 8))
-    assert engine.prefixes.get(unused, systems[0]) is None  # a prefix is reused with its own adapter only
+    assert engine.prefixes.get("", unused, systems[0]) is None  # a prefix is reused with its own adapter only
     assert engine.prefixes.drop_adapter(adapters[1]) == 2 and len(engine.prefixes) == 4
 
 
 def test_prefix_cache_keeps_within_its_bytes_and_forgets_users():
     layers = tuple((torch.zeros(1, 2, 10, 4), torch.zeros(1, 2, 10, 4)) for _ in range(3))  # 1,920 bytes
     cache = PrefixCache(max_bytes=4000)
-    cache.put(None, [1, 2], "ann", layers)
-    cache.put(None, [3, 4], "bob", layers)
+    cache.put("ann", None, [1, 2], layers)
+    cache.put("bob", None, [3, 4], layers)
     assert len(cache) == 2 and cache.total_bytes == 3840
-    assert cache.get(None, [1, 2]) is layers  # now the most recently used
-    cache.put(None, [5, 6], "bob", layers)  # over 4,000 bytes: the least recently used goes
-    assert cache.get(None, [3, 4]) is None and cache.get(None, [1, 2]) is layers
+    assert cache.get("ann", None, [1, 2]) is layers  # now the most recently used
+    assert cache.get("bob", None, [1, 2]) is None  # another user's entry is not theirs
+    cache.put("bob", None, [5, 6], layers)  # over 4,000 bytes: the least recently used goes
+    assert cache.get("bob", None, [3, 4]) is None and cache.get("ann", None, [1, 2]) is layers
     assert cache.drop_user("bob") == 1 and cache.total_bytes == 1920
-    cache.put(None, list(range(20)), "ann", layers + layers + layers)  # larger than the whole cache: not kept
+    cache.put("ann", None, list(range(20)), layers + layers + layers)  # larger than the whole cache: not kept
     assert len(cache) == 1
+    off = PrefixCache(max_bytes=0)
+    off.put("ann", None, [1, 2], layers)
+    assert len(off) == 0 and not off.enabled
 
 
 def test_cancel_stops_generating(tiny_runtime):

@@ -187,7 +187,7 @@ async def test_a_candidate_is_staged_and_warmed_before_its_pointer_moves(
     key2 = AdapterKey("erin", 2)
     await wait_until(lambda: key2 in manager.cache)
     staged = manager.cache.peek(key2)
-    await wait_until(lambda: prefixes.contains(staged.weights, prefix))
+    await wait_until(lambda: prefixes.contains("erin", staged.weights, prefix))
     assert (await stub.Generate(request, timeout=30)).adapter_version == 1
 
     hits = prefixes.stats.hits
@@ -205,7 +205,7 @@ async def test_a_candidate_is_staged_and_warmed_before_its_pointer_moves(
     objects = await jetstream.object_store(subjects.OBJECT_STORE_ADAPTERS)
     await objects.delete(f"erin/v3/{adapter_layout.WEIGHTS_FILE}")
     await wait_until(lambda: key3 not in manager.cache)
-    assert not prefixes.contains(rejected.weights, prefix)
+    assert not prefixes.contains("erin", rejected.weights, prefix)
     assert (await stub.Generate(request, timeout=30)).adapter_version == 2
 
     # A user served by the base model so far gets their first adapter staged the same way.
@@ -213,7 +213,7 @@ async def test_a_candidate_is_staged_and_warmed_before_its_pointer_moves(
     await publish(jetstream, "fay", 1, v3, move_pointer=False)
     await wait_until(lambda: AdapterKey("fay", 1) in manager.cache)
     first = manager.cache.peek(AdapterKey("fay", 1))
-    await wait_until(lambda: prefixes.contains(first.weights, wired.service._recent_prefixes["fay"]))
+    await wait_until(lambda: prefixes.contains("fay", first.weights, wired.service._recent_prefixes["fay"]))
 
 
 async def test_the_cached_prompt_prefix_is_the_chat_up_to_the_last_message(served):

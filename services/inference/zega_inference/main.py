@@ -13,6 +13,7 @@ from zega_common.v1 import inference_pb2, inference_pb2_grpc
 from zega_inference.adapters.manager import AdapterManager
 from zega_inference.adapters.store import AdapterStore
 from zega_inference.config import InferenceSettings
+from zega_inference.engine.prefix import PrefixCache
 from zega_inference.engine.runtime import ModelRuntime
 from zega_inference.handlers import register
 from zega_inference.ollama_backend import OllamaBackend
@@ -45,7 +46,7 @@ def wire(settings: InferenceSettings, runtime: ModelRuntime | None = None) -> Wi
         max_queued=settings.max_queued_requests,
         max_prefill_tokens=settings.max_prefill_tokens,
     )
-    runtime.engine.prefixes.max_bytes = settings.prefix_cache_max_bytes
+    runtime.engine.prefixes = PrefixCache(settings.prefix_cache_max_bytes)
     adapters = AdapterManager(
         runtime.prepare,
         max_adapters=settings.adapter_cache_max_adapters,

@@ -117,7 +117,7 @@ class GenerationService:
         """Prefill the user's last prompt prefix with a version staged before its pointer moves, so the
         first request on it prefills only what follows. False when there is nothing to do or no room."""
         prefix = self._recent_prefixes.get(user_id)
-        if prefix is None or self.engine.prefixes.contains(resident.weights, prefix):
+        if prefix is None or self.engine.prefixes.contains(user_id, resident.weights, prefix):
             return False
         seq = Seq(
             prompt_ids=list(prefix),

@@ -102,7 +102,6 @@ class Engine:
         max_batch_size: int = 32,
         max_queued: int = 128,
         max_prefill_tokens: int = 8192,
-        prefix_cache_bytes: int = 0,
     ) -> None:
         self.model = model
         self.lora = lora
@@ -112,7 +111,7 @@ class Engine:
         self.max_prefill_tokens = max_prefill_tokens
         self.device = next(model.parameters()).device
         self.stats = EngineStats()
-        self.prefixes = PrefixCache(prefix_cache_bytes)
+        self.prefixes = PrefixCache(0)  # off until the service sets its own (ZEGA_PREFIX_CACHE_MAX_BYTES)
         self._waiting: collections.deque[Seq] = collections.deque()
         self._wake = threading.Condition()
         self._stopping = False
@@ -233,9 +232,9 @@ class Engine:
             self._prefill_group([joiners[i] for i in group], [cached[i] for i in group])
 
     def _cached_prefix(self, seq: Seq) -> Layers | None:
-        if not 0 < seq.prefix_len < len(seq.prompt_ids) or not self.prefixes.max_bytes:
+        if not 0 < seq.prefix_len < len(seq.prompt_ids) or not self.prefixes.enabled:
             return None
-        return self.prefixes.get(seq.adapter, seq.prompt_ids[: seq.prefix_len])
+        return self.prefixes.get(seq.user_id, seq.adapter, seq.prompt_ids[: seq.prefix_len])
 
     def _prefill_group(self, joiners: list[Seq], cached: list[Layers | None]) -> None:
         """One forward over the tokens not cached. Row layout: [padding, cached prefix | padding, the rest],
@@ -280,14 +279,14 @@ class Engine:
 
     def _keep_prefixes(self, joiners: list[Seq], done: list[int], cache: DynamicCache, end: int) -> None:
         """Cache the prefix of each row that computed it in this forward (its tokens end at column `end`)."""
-        if not self.prefixes.max_bytes:
+        if not self.prefixes.enabled:
             return
         for i, (seq, d) in enumerate(zip(joiners, done, strict=True)):
             if d or not 0 < seq.prefix_len <= len(seq.prompt_ids):
                 continue
             start = end - len(seq.prompt_ids)
             layers = kv.row_slice(cache, i, start, start + seq.prefix_len)
-            self.prefixes.put(seq.adapter, seq.prompt_ids[: seq.prefix_len], seq.user_id, layers)
+            self.prefixes.put(seq.user_id, seq.adapter, seq.prompt_ids[: seq.prefix_len], layers)
 
     def _decode_step(self) -> None:
         rows = self._active

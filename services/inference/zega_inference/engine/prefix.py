@@ -1,34 +1,37 @@
-"""Keys and values of prompt prefixes, per adapter, so a prompt that starts the same way again (the same
-system prompt, the earlier turns of a conversation) prefills only what follows.
+"""Keys and values of prompt prefixes, per user and adapter, so a prompt that starts the same way again
+(the same system prompt, the earlier turns of a conversation) prefills only what follows.
 
 A prefix's keys and values depend on its tokens and the adapter only (attention is causal), so an entry
-computed inside any batch serves any later row with the same adapter and the same leading tokens. Entries
-hold their adapter's weights object: the engine drops them when the adapter leaves the cache or the user
-is forgotten. Bounded in bytes, least recently used first out. Shared by the engine thread (get, put) and
-the event loop (drop), hence the lock.
+computed inside any batch serves any later row of the user with the same adapter and leading tokens.
+Entries hold their adapter's weights object: the engine drops them when the adapter leaves the cache or
+the user is forgotten. The LRU policy is the adapter cache's, bounded in bytes; shared by the engine
+thread (get, put) and the event loop (contains, drop), hence the lock.
 """
 
 from __future__ import annotations
 
-import collections
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
 from zega_inference import metrics
+from zega_inference.domain.adapter_cache import LruCache
 from zega_inference.engine.lora import LoRAWeights
 
 Layers = tuple[tuple[torch.Tensor, torch.Tensor], ...]
 """Per decoder layer: keys and values [1, kv_heads, prefix_len, head_dim]."""
 
+MAX_ENTRIES = 1 << 20
+"""The byte limit is the one that binds; the count only satisfies the LRU's interface."""
 
-@dataclass(frozen=True)
-class Entry:
+
+class PrefixKey(NamedTuple):
     user_id: str
-    layers: Layers
-    nbytes: int
+    adapter: LoRAWeights | None  # compared by identity: a new load of a version starts afresh
+    tokens: tuple[int, ...]
 
 
 @dataclass
@@ -40,63 +43,54 @@ class PrefixStats:
 
 class PrefixCache:
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.total_bytes = 0
+        """max_bytes 0: off (nothing is kept, every lookup misses)."""
+        self.enabled = max_bytes > 0
         self.stats = PrefixStats()
-        self._entries: collections.OrderedDict[tuple[LoRAWeights | None, tuple[int, ...]], Entry] = (
-            collections.OrderedDict()
-        )
+        self._lru: LruCache[PrefixKey, Layers] = LruCache(MAX_ENTRIES, max(max_bytes, 1))
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._lru)
 
-    def get(self, adapter: LoRAWeights | None, prefix: Sequence[int]) -> Layers | None:
-        key = (adapter, tuple(prefix))
+    @property
+    def total_bytes(self) -> int:
+        return self._lru.total_bytes
+
+    def get(self, user_id: str, adapter: LoRAWeights | None, prefix: Sequence[int]) -> Layers | None:
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                self.stats.misses += 1
-                metrics.PREFIX_MISSES.inc()
-                return None
-            self._entries.move_to_end(key)
+            layers = self._lru.get(PrefixKey(user_id, adapter, tuple(prefix)))
+        if layers is None:
+            self.stats.misses += 1
+            metrics.PREFIX_MISSES.inc()
+            return None
         self.stats.hits += 1
         self.stats.tokens_reused += len(prefix)
         metrics.PREFIX_HITS.inc()
         metrics.PREFIX_TOKENS_REUSED.inc(len(prefix))
-        return entry.layers
+        return layers
 
-    def contains(self, adapter: LoRAWeights | None, prefix: Sequence[int]) -> bool:
+    def contains(self, user_id: str, adapter: LoRAWeights | None, prefix: Sequence[int]) -> bool:
         with self._lock:
-            return (adapter, tuple(prefix)) in self._entries
+            return PrefixKey(user_id, adapter, tuple(prefix)) in self._lru
 
-    def put(self, adapter: LoRAWeights | None, prefix: Sequence[int], user_id: str, layers: Layers) -> None:
-        nbytes = sum(k.nbytes + v.nbytes for k, v in layers)
-        if nbytes > self.max_bytes:
+    def put(self, user_id: str, adapter: LoRAWeights | None, prefix: Sequence[int], layers: Layers) -> None:
+        if not self.enabled:
             return
-        key = (adapter, tuple(prefix))
         with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self.total_bytes -= old.nbytes
-            self._entries[key] = Entry(user_id, layers, nbytes)
-            self.total_bytes += nbytes
-            while self.total_bytes > self.max_bytes:
-                _, dropped = self._entries.popitem(last=False)
-                self.total_bytes -= dropped.nbytes
-            metrics.PREFIX_BYTES.set(self.total_bytes)
+            self._lru.put(
+                PrefixKey(user_id, adapter, tuple(prefix)), layers, sum(k.nbytes + v.nbytes for k, v in layers)
+            )
+            metrics.PREFIX_BYTES.set(self._lru.total_bytes)
 
-    def drop(self, where: Callable[[LoRAWeights | None, str], bool]) -> int:
-        """Remove the entries whose (adapter, user_id) match; how many went."""
+    def drop(self, where: Callable[[PrefixKey], bool]) -> int:
+        """Remove the entries whose key matches; how many went."""
         with self._lock:
-            gone = [key for key, entry in self._entries.items() if where(key[0], entry.user_id)]
-            for key in gone:
-                self.total_bytes -= self._entries.pop(key).nbytes
-            metrics.PREFIX_BYTES.set(self.total_bytes)
-            return len(gone)
+            gone = self._lru.remove_where(where)
+            metrics.PREFIX_BYTES.set(self._lru.total_bytes)
+        return len(gone)
 
     def drop_adapter(self, adapter: LoRAWeights) -> int:
-        return self.drop(lambda a, _: a is adapter)
+        return self.drop(lambda key: key.adapter is adapter)
 
     def drop_user(self, user_id: str) -> int:
-        return self.drop(lambda _, user: user == user_id)
+        return self.drop(lambda key: key.user_id == user_id)
